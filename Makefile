@@ -1,0 +1,81 @@
+# pagerag: `make demo` and `make test` do all set-up on a fresh Debian/Ubuntu machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export OMP_NUM_THREADS ?= 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+DEMO_INDEX ?= .pagerag-demo
+DEMO_QUESTION ?= What was the total revenue in 2023 according to the chart in the quarterly report?
+
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa \
+	tesseract-ocr-chi-sim tesseract-ocr-kor tesseract-ocr-fas tesseract-ocr-nld \
+	libreoffice-impress libreoffice-writer poppler-utils
+
+.PHONY: setup system venv dev demo test lint eval bench clean
+
+setup: system $(VENV)/.installed
+
+# System packages: installed with apt-get where we can, a clear message where we cannot.
+system:
+	@missing=""; \
+	command -v tesseract >/dev/null || missing="$$missing tesseract"; \
+	command -v soffice >/dev/null || missing="$$missing libreoffice"; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler"; \
+	for l in eng deu fra spa chi_sim kor fas nld; do \
+	  [ -n "$$(tesseract --list-langs 2>/dev/null | grep -x $$l)" ] || missing="$$missing tesseract-$$l"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "pagerag setup: installing system packages (missing:$$missing)"; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
+	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	else \
+	  echo "pagerag setup: cannot install system packages here. Please install: $(APT_PACKAGES)"; \
+	  echo "  (macOS: brew install tesseract tesseract-lang poppler && brew install --cask libreoffice)"; \
+	  echo "  pagerag still runs without them: no OCR, no slide/office conversion, no poppler renderer."; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# The CPU wheel, pinned: an unpinned torch pulls a multi-GB CUDA build.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[dev]" --config-settings editable_mode=strict
+	touch $@
+
+# Re-install after adding a module (strict editable mode maps files at install time).
+dev:
+	$(PIP) install -q -e ".[dev]" --config-settings editable_mode=strict
+	touch $(VENV)/.installed
+
+demo: setup
+	$(VENV)/bin/pagerag ingest sample_docs --index $(DEMO_INDEX)
+	$(VENV)/bin/pagerag ask "$(DEMO_QUESTION)" --index $(DEMO_INDEX)
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check ingest retriever pipelines tests benchmarks
+	$(VENV)/bin/ruff format --check ingest retriever pipelines tests benchmarks
+	$(VENV)/bin/mypy ingest retriever pipelines
+
+eval: setup
+	$(VENV)/bin/pagerag eval ../shared/devset/queries.jsonl --docs ../shared/devset/docs --index .pagerag-devset \
+		--modes hybrid,dense,sparse,multi,fusion --report docs/eval-devset.md
+	$(VENV)/bin/pagerag eval ../shared/devset-long/queries.jsonl --docs ../shared/devset-long/docs --index .pagerag-devset-long \
+		--scope doc --modes hybrid,dense,sparse,multi,fusion --report docs/eval-devset-long.md
+
+bench: setup
+	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/embed.py
+	$(PY) benchmarks/search.py
+
+clean:
+	rm -rf $(VENV) .pagerag .pagerag-demo .pagerag-devset .pagerag-devset-long build *.egg-info

@@ -1,0 +1,5 @@
+import sys
+
+from pagerag.pipelines.cli import main
+
+sys.exit(main())

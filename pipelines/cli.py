@@ -1,0 +1,70 @@
+"""The ``pagerag`` command line: one subcommand per module in ``pagerag.pipelines.commands``.
+
+Only this layer reads the environment (``PAGERAG_INDEX``, ``QDRANT_URL``, ...); library
+code takes everything as arguments. Exit status: 0 all fine, 1 something failed,
+2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pagerag.ingest.errors import PageragError
+
+# Each module has ``register(subparsers) -> None``, which adds its parser and sets ``func``.
+COMMANDS = ("ingest", "library", "search", "ask", "eval", "models")
+
+
+def default_index() -> Path:
+    """The index directory: ``PAGERAG_INDEX`` or ``./.pagerag``."""
+    return Path(os.environ.get("PAGERAG_INDEX", ".pagerag"))
+
+
+def add_index_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--index DIR`` option shared by all commands that open an index."""
+    parser.add_argument(
+        "--index",
+        type=Path,
+        default=None,
+        help="index directory (default: $PAGERAG_INDEX or ./.pagerag)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pagerag",
+        description="Search and ask questions over folders of PDFs, slide decks and office documents.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"pagerag.pipelines.commands.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    if getattr(args, "index", "missing") is None:
+        args.index = default_index()
+    try:
+        code: int = args.func(args)
+    except PageragError as exc:
+        print(f"pagerag: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("pagerag: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

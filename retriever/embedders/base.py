@@ -1,0 +1,24 @@
+"""The embedder protocol: pages and queries to dense, multi and sparse vectors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from pagerag.ingest.types import Page
+from pagerag.retriever.types import EmbedderSpec, Embedding
+
+
+class Embedder(Protocol):
+    """Turns pages and queries into :class:`Embedding` values.
+
+    ``embed_pages`` and ``embed_queries`` are asymmetric (query vs passage prompts);
+    both return one embedding per input, in order.
+    """
+
+    @property
+    def spec(self) -> EmbedderSpec: ...
+
+    def embed_pages(self, pages: Sequence[Page]) -> list[Embedding]: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> list[Embedding]: ...
