@@ -41,6 +41,10 @@ class ConversionFailed(UnreadableDocument):
     """An external converter (LibreOffice) crashed, failed or timed out."""
 
 
+class ConverterMissing(ConversionFailed):
+    """The external converter a format needs (LibreOffice) is not installed; the reason says how to get it."""
+
+
 class IndexError_(PageragError):
     """Problems with the index directory or vector store."""
 
