@@ -1,16 +1,218 @@
-"""`pagerag eval`: placeholder until its issue lands."""
+"""`pagerag eval`: measure retrieval (and answers) on a query set; compare two runs.
+
+pagerag eval QUERIES.jsonl --docs DIR [--index DIR] [--modes hybrid,dense,sparse]
+             [--scope corpus|doc] [-k 10] [--answers] [--llm SPEC] [--json] [--report FILE.md]
+pagerag eval --compare A.json B.json [--json]
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from pagerag.ingest.errors import ConfigError
+from pagerag.retriever.types import MODES, Mode
+
+DEFAULT_MODES = "hybrid,dense,sparse"
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("eval", help="(not yet available)")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "eval",
+        help="measure retrieval and answers on a query set (nDCG@5, recall, MRR, latency)",
+        description=(
+            "Ingest DOCS into the index if needed, run every query in every mode and report nDCG@5, "
+            "recall@1/5/10, MRR@10 and latency, overall and by modality, qtype and lang. "
+            "Each mode's run is saved as JSON; compare two with --compare A.json B.json."
+        ),
+    )
+    parser.add_argument(
+        "queries", nargs="?", type=Path, help="query file (JSON lines: id, query, doc, pages, ...)"
+    )
+    parser.add_argument(
+        "--docs", type=Path, help="the folder the queries' documents are in (ingested if needed)"
+    )
+    # Its own dest: the CLI fills a None ``args.index`` with the main index, which eval must not touch.
+    parser.add_argument(
+        "--index",
+        dest="eval_index",
+        type=Path,
+        default=None,
+        help="index directory (default: .pagerag-eval/<DOCS folder name>; never your main index)",
+    )
+    parser.add_argument(
+        "--modes",
+        default=DEFAULT_MODES,
+        help=f"comma-separated modes of {','.join(MODES)} (default {DEFAULT_MODES})",
+    )
+    parser.add_argument(
+        "--scope",
+        choices=("corpus", "doc"),
+        default="corpus",
+        help="search everything, or each query's own document",
+    )
+    parser.add_argument("-k", type=int, default=10, help="hits per query (default 10)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="KIND=NAME",
+        help="model for dense/multi/sparse (repeatable; default: the built-in defaults)",
+    )
+    parser.add_argument("--answers", action="store_true", help="also run the answer step and score it")
+    parser.add_argument(
+        "--llm", default=None, help="LLM spec for --answers (default: $PAGERAG_LLM or the built-in)"
+    )
+    parser.add_argument("--answer-k", type=int, default=5, help="pages given to the answer step (default 5)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--report", type=Path, help="also write a Markdown report to this file")
+    parser.add_argument(
+        "--runs", type=Path, help="folder for the run files (default: next to --report, else runs/)"
+    )
+    parser.add_argument(
+        "--compare", nargs=2, type=Path, metavar=("A.json", "B.json"), help="compare two run files"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("pagerag eval: not implemented yet")
-    return 2
+    if args.compare:
+        return _compare(args)
+    if args.queries is None or args.docs is None:
+        print("pagerag eval: give QUERIES.jsonl and --docs DIR (or --compare A.json B.json)", file=sys.stderr)
+        return 2
+    if not args.docs.is_dir():
+        raise ConfigError(f"{args.docs}: documents folder not found")
+    if args.k < 1 or args.answer_k < 1:
+        raise ConfigError("-k and --answer-k must be at least 1")
+    modes = _parse_modes(args.modes)
+    models = _parse_models(args.model)
+    return _evaluate(args, modes, models)
+
+
+def _parse_modes(text: str) -> list[Mode]:
+    modes: list[Mode] = []
+    for name in (m.strip() for m in text.split(",")):
+        if name not in MODES:
+            raise ConfigError(f"--modes: unknown mode {name!r} (choose from {', '.join(MODES)})")
+        if name not in modes:
+            modes.append(name)  # type: ignore[arg-type]
+    return modes
+
+
+def _parse_models(items: list[str]) -> dict[str, str] | None:
+    models: dict[str, str] = {}
+    for item in items:
+        kind, sep, name = item.partition("=")
+        if not sep or kind not in ("dense", "multi", "sparse") or not name:
+            raise ConfigError(f"--model: expected dense=NAME, multi=NAME or sparse=NAME, got {item!r}")
+        models[kind] = name
+    return models or None
+
+
+def _evaluate(args: argparse.Namespace, modes: list[Mode], models: dict[str, str] | None) -> int:
+    from pagerag.pipelines.evaluation import report, runner
+    from pagerag.pipelines.evaluation.queries import check_documents, load_queries
+    from pagerag.pipelines.evaluation.runfile import save_run
+    from pagerag.pipelines.evaluation.summary import summarise
+    from pagerag.retriever.index import PageIndex
+    from rich.console import Console
+
+    out = Console(stderr=True) if args.json else Console()
+    err = Console(stderr=True)
+    show = not args.quiet and err.is_terminal
+    query_set = load_queries(args.queries)
+    index_dir: Path = args.eval_index or Path(".pagerag-eval") / args.docs.resolve().name
+    llm = _build_llm(args.llm) if args.answers else None
+    created = datetime.now(UTC)
+    with PageIndex.open(index_dir, models=models) as index:
+        ingested = runner.ingest_docs(args.docs, index_dir=index_dir, sink=index, progress=show)
+        query_set = check_documents(query_set, ingested.page_counts, failed=ingested.failed)
+        for problem in query_set.problems:
+            err.print(f"[yellow]pagerag eval: skipped[/yellow] {problem}", highlight=False)
+        if not query_set.queries:
+            raise ConfigError(f"{args.queries}: no query can be evaluated")
+        info = {
+            "queries_file": str(args.queries),
+            "docs": str(args.docs),
+            "index": str(index_dir),
+            "created": created.strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+            "models": _index_models(index),
+            "ingest": ingested.info(),
+            "index_size": runner.index_size(index_dir, ingested.page_counts),
+            "command": "pagerag " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "",
+        }
+        progress = _progress(err) if show else None
+        runs = [
+            runner.run_mode(
+                index, query_set.queries, mode=m, scope=args.scope, k=args.k, info=info, progress=progress
+            )
+            for m in modes
+        ]
+        if llm is not None:
+            answers = runner.run_answers(
+                index, query_set.queries, llm=llm, scope=args.scope, k=args.answer_k, progress=progress
+            )
+            runs[0] = runner.attach_answers(runs[0], answers)
+    run_dir = args.runs or (args.report.parent if args.report else Path("runs"))
+    stem = args.report.stem if args.report else created.strftime("%Y%m%dT%H%M%SZ")
+    run_files = {r.mode: str(save_run(r, run_dir / f"{stem}-{r.mode}.json")) for r in runs}
+    summaries = [summarise(r) for r in runs]
+    if args.json:
+        payload = report.to_json(summaries, info=info, problems=query_set.problems, run_files=run_files)
+        print(json.dumps(payload, ensure_ascii=False, indent=1))
+    else:
+        report.render(summaries, out, info=info, problems=query_set.problems)
+        out.print("run files: " + ", ".join(run_files.values()), highlight=False)
+    if args.report:
+        text = report.to_markdown(
+            summaries, info=info, problems=query_set.problems, command=str(info["command"])
+        )
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(text, encoding="utf-8")
+    failed = query_set.problems or any(s.errors for s in summaries)
+    return 1 if failed else 0
+
+
+def _index_models(index: Any) -> dict[str, str]:
+    spec = getattr(getattr(index, "embedder", None), "spec", None) or getattr(index, "spec", None)
+    models = getattr(spec, "models", None)
+    return dict(models) if models else {}
+
+
+def _build_llm(spec: str | None) -> Any:
+    from pagerag.pipelines.llm import build_llm  # type: ignore[attr-defined]
+
+    return build_llm(spec or os.environ.get("PAGERAG_LLM") or "")
+
+
+def _progress(console: Any) -> Any:
+    def report(stage: str, done: int, total: int) -> None:
+        if done == total or done % 10 == 0:
+            console.print(f"[dim]{stage}: {done}/{total}[/dim]", highlight=False)
+
+    return report
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from pagerag.pipelines.evaluation import report
+    from pagerag.pipelines.evaluation.runfile import load_run
+    from pagerag.pipelines.evaluation.summary import compare
+    from rich.console import Console
+
+    path_a, path_b = args.compare
+    result = compare(load_run(path_a), load_run(path_b), label_a=str(path_a), label_b=str(path_b))
+    if args.json:
+        print(json.dumps(report.comparison_json(result), ensure_ascii=False, indent=1))
+    else:
+        report.render_comparison(result, Console())
+    return 0
