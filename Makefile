@@ -66,11 +66,16 @@ lint: setup
 	$(VENV)/bin/ruff format --check ingest retriever pipelines tests benchmarks
 	$(VENV)/bin/mypy ingest retriever pipelines
 
+# Reports and per-mode run files go to runs/ (compare two: pagerag eval --compare A.json B.json).
+DEVSET ?= ../shared/devset
+DEVSET_LONG ?= ../shared/devset-long
+EVAL_MODES ?= hybrid,dense,sparse,multi,fusion
+
 eval: setup
-	$(VENV)/bin/pagerag eval ../shared/devset/queries.jsonl --docs ../shared/devset/docs --index .pagerag-devset \
-		--modes hybrid,dense,sparse,multi,fusion --report docs/eval-devset.md
-	$(VENV)/bin/pagerag eval ../shared/devset-long/queries.jsonl --docs ../shared/devset-long/docs --index .pagerag-devset-long \
-		--scope doc --modes hybrid,dense,sparse,multi,fusion --report docs/eval-devset-long.md
+	$(VENV)/bin/pagerag eval $(DEVSET)/queries.jsonl --docs $(DEVSET)/docs --index .pagerag-devset \
+		--modes $(EVAL_MODES) --report runs/eval-devset.md
+	$(VENV)/bin/pagerag eval $(DEVSET_LONG)/queries.jsonl --docs $(DEVSET_LONG)/docs --index .pagerag-devset-long \
+		--scope doc --modes $(EVAL_MODES) --report runs/eval-devset-long.md
 
 bench: setup
 	$(PY) benchmarks/ingest.py

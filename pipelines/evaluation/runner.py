@@ -33,7 +33,7 @@ class Searcher(Protocol):
         *,
         k: int = 10,
         mode: Mode = "hybrid",
-        prefetch: int = 50,
+        prefetch: int | None = None,
         filter: SearchFilter | None = None,
     ) -> list[Hit]: ...
 
