@@ -1,16 +1,140 @@
-"""`pagerag search`: placeholder until its issue lands."""
+"""`pagerag search`: ranked pages for a query, or a batch of queries as JSON lines.
+
+    pagerag search "revenue by region" [--index DIR] [-k 10] [--mode hybrid] [--filter source=reports/*.pdf]
+    pagerag search --queries queries.jsonl --json [--scope doc]
+
+Batch mode prints one line per query: ``{"id": ..., "hits": [{"doc": source, "page": n, "score": s}]}``.
+With ``--scope doc`` each query searches only the document named by its ``doc`` field.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
+
+from pagerag.ingest.errors import ConfigError
+from pagerag.pipelines.cli import add_index_option
+from pagerag.retriever.types import MODES, Hit, SearchFilter
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("search", help="(not yet available)")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "search",
+        help="find the pages that answer a query",
+        description="Search an index: ranked pages (source, page, score, snippet) or JSON.",
+    )
+    parser.add_argument("query", nargs="?", help="the query (omit with --queries)")
+    add_index_option(parser)
+    parser.add_argument("-k", type=int, default=10, help="pages to return (default 10)")
+    parser.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval mode (default hybrid)")
+    parser.add_argument("--prefetch", type=int, default=None, help="candidates per first stage (default 50)")
+    parser.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="source=PATH or source=GLOB, doc=HASH, page=N or page=N-M, or any payload field (repeatable)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--queries", type=Path, help="JSON lines with id and query: one result line per query"
+    )
+    parser.add_argument(
+        "--scope",
+        choices=("corpus", "doc"),
+        default="corpus",
+        help="with --queries: 'doc' searches only the document in each line's doc field",
+    )
+    parser.add_argument(
+        "--qdrant-url", default=None, help="Qdrant server URL (default $QDRANT_URL; embedded)"
+    )
     parser.set_defaults(func=run)
 
 
+def _read_queries(path: Path) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read queries ({exc.strerror or exc})") from exc
+    rows = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise ConfigError(f"{path}:{n}: not JSON ({exc})") from exc
+        if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("query"), str):
+            raise ConfigError(f"{path}:{n}: each line needs an 'id' and a 'query' string")
+        rows.append(row)
+    return rows
+
+
+def _hit_json(hit: Hit, *, full: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"doc": hit.source, "page": hit.page, "score": round(hit.score, 6)}
+    if full:
+        out |= {
+            "doc_id": hit.doc_id,
+            "title": hit.title,
+            "image_path": str(hit.image_path) if hit.image_path else None,
+            "snippet": hit.snippet(),
+        }
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
-    print("pagerag search: not implemented yet")
-    return 2
+    from pagerag.retriever.index import PageIndex, read_meta
+    from pagerag.retriever.search import parse_filters
+
+    if (args.query is None) == (args.queries is None):
+        print("pagerag search: give a query or --queries FILE", file=sys.stderr)
+        return 2
+    if args.scope == "doc" and args.queries is None:
+        print("pagerag search: --scope doc needs --queries", file=sys.stderr)
+        return 2
+    url = args.qdrant_url or os.environ.get("QDRANT_URL") or None
+    if url is None and read_meta(args.index) is None:
+        raise ConfigError(f"no index at {args.index}: run `pagerag ingest FOLDER --index {args.index}` first")
+    base = parse_filters(args.filter)
+    rows = _read_queries(args.queries) if args.queries is not None else []
+
+    with PageIndex.open(args.index, url=url, api_key=os.environ.get("QDRANT_API_KEY") or None) as index:
+        if args.queries is None:
+            hits = index.search(args.query, k=args.k, mode=args.mode, prefetch=args.prefetch, filter=base)
+            _print_hits(args.query, hits, as_json=args.json)
+            return 0
+        filters: list[SearchFilter | None] = [base] * len(rows)
+        if args.scope == "doc":
+            known = {d.source for d in index.documents()}
+            missing = sorted({str(r.get("doc")) for r in rows} - known)
+            if missing:
+                print(f"pagerag search: not in the index: {', '.join(missing)}", file=sys.stderr)
+            filters = [replace(base, sources=(str(r.get("doc")),)) for r in rows]
+        results = index.search_many(
+            [r["query"] for r in rows], k=args.k, mode=args.mode, prefetch=args.prefetch, filters=filters
+        )
+    for row, hits in zip(rows, results, strict=True):
+        if args.json:
+            print(json.dumps({"id": row["id"], "hits": [_hit_json(h, full=False) for h in hits]}))
+        else:
+            _print_hits(str(row["query"]), hits, as_json=False)
+    return 0
+
+
+def _print_hits(query: str, hits: list[Hit], *, as_json: bool) -> None:
+    if as_json:
+        print(
+            json.dumps({"query": query, "hits": [_hit_json(h, full=True) for h in hits]}, ensure_ascii=False)
+        )
+        return
+    if not hits:
+        print(f"no pages found for {query!r}")
+        return
+    for rank, hit in enumerate(hits, 1):
+        print(f"{rank:>3}. {hit.source}  p.{hit.page}  {hit.score:.4f}")
+        print(f"     {hit.snippet(160)}")

@@ -1,0 +1,265 @@
+"""`PageIndex`: an embedder and a store behind one object; ingestion's sink and the search API.
+
+An index directory holds ``index.json`` (the models and vector spec it was built with),
+the embedded Qdrant engine under ``qdrant/`` (unless a server is used) and, written by
+ingestion, the page table ``catalog.sqlite`` and page images.
+
+Concurrency: the embedded engine has one process at a time (a second one gets
+:class:`~pagerag.ingest.errors.IndexLocked` naming the holder's pid). To search while
+another process ingests, put the vectors in a Qdrant server (``url=``/``--qdrant-url``):
+any number of processes can then open the same index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from pagerag.ingest.errors import CollectionMismatch, ConfigError
+from pagerag.ingest.types import DocumentInfo, Page
+from pagerag.retriever.embedders.base import Embedder
+from pagerag.retriever.search import DEFAULT_RECIPE, HybridRecipe, build_stage, to_hit, to_where
+from pagerag.retriever.store import Store
+from pagerag.retriever.store.base import Plan
+from pagerag.retriever.store.facade import REINDEX_HINT
+from pagerag.retriever.types import EmbedderSpec, Hit, Mode, SearchFilter
+
+META_NAME = "index.json"
+META_VERSION = 1
+
+
+def _spec_json(spec: EmbedderSpec) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(json.dumps(asdict(spec)))
+    return data
+
+
+def read_meta(index_dir: Path) -> dict[str, Any] | None:
+    """The contents of ``index_dir/index.json``, or None for a new index."""
+    path = Path(index_dir) / META_NAME
+    if not path.exists():
+        return None
+    try:
+        meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: unreadable index metadata ({exc})") from exc
+    return meta
+
+
+def _write_meta(index_dir: Path, meta: Mapping[str, Any]) -> None:
+    path = index_dir / META_NAME
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _default_embedder(models: Mapping[str, str] | None) -> Embedder:
+    from pagerag.retriever.embedders.registry import build_embedder
+
+    embedder: Embedder = build_embedder(models)
+    return embedder
+
+
+class PageIndex:
+    """Pages in, ranked pages out. Implements :class:`~pagerag.ingest.sink.PageSink`.
+
+    Example:
+        >>> with PageIndex.open(Path(".pagerag")) as index:  # doctest: +SKIP
+        ...     for hit in index.search("revenue by region in 2023", k=5):
+        ...         print(hit.source, hit.page, round(hit.score, 3))
+    """
+
+    def __init__(
+        self, index_dir: Path, store: Store, embedder: Embedder, recipe: HybridRecipe = DEFAULT_RECIPE
+    ) -> None:
+        self.index_dir = index_dir
+        self.store = store
+        self.embedder = embedder
+        self.spec = embedder.spec
+        self.recipe = recipe
+        self._dirty = False
+
+    @classmethod
+    def open(
+        cls,
+        index_dir: Path,
+        *,
+        models: Mapping[str, str] | None = None,
+        url: str | None = None,
+        api_key: str | None = None,
+        embedder: Embedder | None = None,
+        client: Any = None,
+        collection: str = "pagerag",
+        recipe: HybridRecipe | None = None,
+    ) -> PageIndex:
+        """Open (or create) the index in ``index_dir``.
+
+        Args:
+            index_dir: the index directory (created if missing).
+            models: model names by role (``{"dense": ..., "multi": ..., "sparse": ...}``); None
+                uses the models the index was built with, or the defaults for a new index.
+            url: a Qdrant server URL (``":memory:"``: qdrant-client's local mode); None uses the
+                embedded engine in ``index_dir/qdrant``.
+            api_key: the server's API key.
+            embedder: an embedder to use instead of building one from ``models``.
+            client: a ready ``QdrantClient`` to use instead of ``url``.
+            collection: the collection name on a server.
+            recipe: how hybrid search is put together (None: the default recipe).
+
+        Raises:
+            CollectionMismatch: the index was built with other models.
+            IndexLocked: another process has the embedded index open.
+        """
+        index_dir = Path(index_dir)
+        index_dir.mkdir(parents=True, exist_ok=True)
+        meta = read_meta(index_dir)
+        built_with: dict[str, str] = dict(meta.get("models", {})) if meta else {}
+        if meta and models:
+            differ = {r: n for r, n in models.items() if built_with.get(r) != n}
+            if differ:
+                raise CollectionMismatch(
+                    f"{index_dir} was built with models {built_with}, not {dict(models)}: {REINDEX_HINT}"
+                )
+        if client is not None:
+            store = Store(client=client, collection=collection)
+        elif url is not None:
+            store = Store(url=url, api_key=api_key, collection=collection)
+        else:
+            store = Store(index_dir / "qdrant")  # takes the single-writer lock first: fails fast
+        try:
+            if embedder is None:
+                embedder = _default_embedder(models if models else (built_with or None))
+            spec = embedder.spec
+            if meta and meta.get("spec") != _spec_json(spec):
+                raise CollectionMismatch(
+                    f"{index_dir} was built with models {built_with}; the embedder given is "
+                    f"{dict(spec.models)} with other vectors: {REINDEX_HINT}"
+                )
+            store.ensure(spec)
+            if store.embedded:
+                store.discard_pending()  # pages a crashed writer never published
+            if meta is None:
+                _write_meta(
+                    index_dir,
+                    {
+                        "version": META_VERSION,
+                        "models": dict(spec.models),
+                        "spec": _spec_json(spec),
+                        "backend": "edge" if store.embedded else "qdrant",
+                        "collection": None if store.embedded else collection,
+                    },
+                )
+        except BaseException:
+            store.close()
+            raise
+        return cls(index_dir, store, embedder, recipe or DEFAULT_RECIPE)
+
+    # ------------------------------------------------------------ PageSink
+
+    def write(self, doc: DocumentInfo, pages: Sequence[Page]) -> None:
+        """Embed and store pages; a new document stays invisible until :meth:`publish`."""
+        if not pages:
+            return
+        stray = {p.doc_id for p in pages} - {doc.doc_id}
+        if stray:
+            raise ConfigError(f"{doc.source}: pages of other documents passed to write(): {sorted(stray)}")
+        self.store.write(self.spec, pages, self.embedder.embed_pages(pages))
+        self._dirty = True
+
+    def publish(self, doc_id: str, replaces: Sequence[str] = ()) -> None:
+        self.store.publish(doc_id, replaces)
+        self._dirty = True
+
+    def remove(self, doc_ids: Sequence[str]) -> None:
+        self.store.remove(doc_ids)
+        self._dirty = True
+
+    def rename(self, doc_id: str, source: str) -> None:
+        self.store.rename(doc_id, source)
+
+    def published_doc_ids(self) -> set[str]:
+        return self.store.published_doc_ids()
+
+    def close(self) -> None:
+        """Build vector indexes for what was written (embedded engine), flush and release."""
+        try:
+            if self._dirty:
+                self.store.optimize()
+                self._dirty = False
+        finally:
+            self.store.close()
+
+    def __enter__(self) -> PageIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ search
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        mode: Mode = "hybrid",
+        prefetch: int | None = None,
+        filter: SearchFilter | None = None,
+    ) -> list[Hit]:
+        """The top ``k`` pages for ``query``.
+
+        Args:
+            query: the question or keywords.
+            k: pages to return.
+            mode: ``hybrid`` (fusion then MaxSim rerank), ``fusion``, ``dense``, ``sparse`` or ``multi``.
+            prefetch: candidates per first stage (None: the recipe's).
+            filter: restrict to sources, a source glob, documents, a page range or payload fields.
+        """
+        return self.search_many([query], k=k, mode=mode, prefetch=prefetch, filter=filter)[0]
+
+    def search_many(
+        self,
+        queries: Sequence[str],
+        *,
+        k: int = 10,
+        mode: Mode = "hybrid",
+        prefetch: int | None = None,
+        filter: SearchFilter | None = None,
+        filters: Sequence[SearchFilter | None] | None = None,
+    ) -> list[list[Hit]]:
+        """:meth:`search` for many queries: one embedding batch and one store batch.
+
+        ``filters`` gives each query its own filter (it overrides ``filter``).
+        """
+        if filters is not None and len(filters) != len(queries):
+            raise ConfigError(f"{len(queries)} queries but {len(filters)} filters")
+        if not queries:
+            return []
+        recipe = self.recipe if prefetch is None else replace(self.recipe, prefetch=prefetch)
+        per_query = list(filters) if filters is not None else [filter] * len(queries)
+        sources_cache: list[str] | None = None
+
+        def sources() -> list[str]:
+            nonlocal sources_cache
+            if sources_cache is None:
+                sources_cache = self.store.sources()
+            return sources_cache
+
+        embeddings = self.embedder.embed_queries(list(queries))
+        plans: list[Plan | None] = []
+        for emb, flt in zip(embeddings, per_query, strict=True):
+            stage = build_stage(emb, self.spec, mode=mode, k=k, recipe=recipe)
+            plans.append(None if stage is None else Plan(stage, to_where(flt, sources)))
+        todo = [p for p in plans if p is not None]
+        results = iter(self.store.query(todo))
+        return [[to_hit(s) for s in next(results)] if p is not None else [] for p in plans]
+
+    def documents(self) -> list[DocumentInfo]:
+        """The searchable documents, by source path."""
+        return self.store.documents()
+
+    def __repr__(self) -> str:
+        return f"PageIndex({str(self.index_dir)!r}, models={dict(self.spec.models)})"

@@ -1,0 +1,194 @@
+"""Query building: an embedded query and a mode become one Qdrant query plan.
+
+``hybrid`` (the default) is one request::
+
+    prefetch dense (top N) ─┐
+    prefetch sparse (top N) ├─ RRF ─ rerank by full MaxSim on `multi` ─ top k
+    prefetch pooled (top N) ┘
+
+``fusion`` stops after RRF, ``multi`` reranks the pooled top N by full MaxSim, and
+``dense`` / ``sparse`` query one vector. Filters become payload conditions; a source
+glob is resolved against the list of indexed sources (Qdrant has no glob match).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pagerag.ingest.errors import ConfigError
+from pagerag.retriever.store.base import (
+    INT_PAYLOAD,
+    AnyOf,
+    Between,
+    Cond,
+    Eq,
+    Nearest,
+    Rrf,
+    Scored,
+    Sparse,
+    Stage,
+    Where,
+)
+from pagerag.retriever.types import MODES, EmbedderSpec, Embedding, Hit, Mode, SearchFilter
+
+
+@dataclass(frozen=True, slots=True)
+class HybridRecipe:
+    """How the hybrid query is put together.
+
+    Attributes:
+        prefetch: candidates each first stage (dense, sparse, pooled multi) fetches.
+        rerank: candidates kept after fusion for the MaxSim rerank (None: ``prefetch``).
+        rrf_k: the RRF rank constant.
+        weights: RRF weights of the dense, sparse and pooled stages.
+    """
+
+    prefetch: int = 50
+    rerank: int | None = None
+    rrf_k: int = 60
+    weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+DEFAULT_RECIPE = HybridRecipe()
+
+
+def build_stage(
+    query: Embedding,
+    spec: EmbedderSpec,
+    *,
+    mode: Mode = "hybrid",
+    k: int = 10,
+    recipe: HybridRecipe = DEFAULT_RECIPE,
+) -> Stage | None:
+    """The query plan for one embedded query; None when the query cannot match anything.
+
+    Raises:
+        ConfigError: unknown mode, or a mode that needs a vector the models do not produce.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"unknown search mode {mode!r}: choose one of {', '.join(MODES)}")
+    if k < 1 or recipe.prefetch < 1:
+        raise ConfigError(f"k and prefetch must be at least 1 (got k={k}, prefetch={recipe.prefetch})")
+    n = max(recipe.prefetch, k)
+    dense = Nearest(spec.dense.name, query.dense.astype("float32").tolist())
+    sparse = None
+    if spec.sparse and query.sparse is not None and query.sparse.indices:
+        sparse = Nearest(spec.sparse, Sparse(list(query.sparse.indices), list(query.sparse.values)))
+    multi = None
+    pooled = None
+    if spec.multi is not None and query.multi is not None and len(query.multi):
+        tokens = query.multi.astype("float32").tolist()
+        multi = Nearest(spec.multi.name, tokens)
+        pooled = Nearest(spec.pooled.name if spec.pooled else spec.multi.name, tokens)
+
+    if mode == "dense":
+        return Stage(dense, k)
+    if mode == "sparse":
+        if not spec.sparse:
+            raise ConfigError("mode 'sparse' needs a sparse model; this index has none")
+        return Stage(sparse, k) if sparse else None
+    if mode == "multi":
+        if spec.multi is None:
+            raise ConfigError("mode 'multi' needs a multi-vector model; this index has none")
+        if multi is None or pooled is None:
+            return None
+        return Stage(multi, k, (Stage(pooled, n),)) if spec.pooled else Stage(multi, k)
+
+    firsts = [(dense, recipe.weights[0]), (sparse, recipe.weights[1])]
+    if spec.pooled is not None:
+        firsts.append((pooled, recipe.weights[2]))
+    used = [(q, w) for q, w in firsts if q is not None and w > 0]
+    if not used:
+        return None
+    weights = tuple(w for _, w in used)
+    rrf = Rrf(recipe.rrf_k, None if all(w == 1.0 for w in weights) else weights)
+    prefetch = tuple(Stage(q, n) for q, _ in used)
+    if mode == "fusion" or multi is None:
+        return Stage(rrf, k, prefetch)
+    return Stage(multi, k, (Stage(rrf, max(recipe.rerank or n, k), prefetch),))
+
+
+def parse_value(key: str, value: str) -> str | int:
+    """A ``--filter key=value`` value, as an int for integer payload fields."""
+    if key in INT_PAYLOAD:
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"filter {key}={value!r}: {key} is a number") from None
+    return value
+
+
+def to_where(flt: SearchFilter | None, sources: Callable[[], list[str]]) -> Where:
+    """Payload conditions for ``flt``; ``sources`` lists indexed sources (to resolve a glob)."""
+    if flt is None:
+        return Where()
+    conds: list[Cond] = []
+    if flt.sources:
+        conds.append(AnyOf("source", tuple(flt.sources)))
+    if flt.source_glob:
+        conds.append(AnyOf("source", tuple(fnmatch.filter(sources(), flt.source_glob))))
+    if flt.doc_ids:
+        conds.append(AnyOf("doc_id", tuple(flt.doc_ids)))
+    if flt.page_min is not None or flt.page_max is not None:
+        conds.append(Between("page", flt.page_min, flt.page_max))
+    conds += [Eq(key, parse_value(key, value)) for key, value in flt.fields]
+    return Where(tuple(conds))
+
+
+def parse_filters(items: list[str]) -> SearchFilter:
+    """``key=value`` strings (the CLI's ``--filter``) to a :class:`SearchFilter`.
+
+    ``source=`` with ``*?[`` is a glob, otherwise an exact path; ``doc=``/``doc_id=`` a
+    document hash; ``page=N`` or ``page=N-M`` a page range; any other key a payload field.
+
+    Example:
+        >>> parse_filters(["source=reports/*.pdf", "page=2-5"]).page_max
+        5
+    """
+    sources: list[str] = []
+    glob: str | None = None
+    docs: list[str] = []
+    pmin: int | None = None
+    pmax: int | None = None
+    fields: list[tuple[str, str]] = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"filter {item!r}: expected key=value")
+        if key == "source":
+            if any(ch in value for ch in "*?["):
+                if glob is not None:
+                    raise ConfigError("only one source glob per search")
+                glob = value
+            else:
+                sources.append(value)
+        elif key in ("doc", "doc_id"):
+            docs.append(value)
+        elif key == "page":
+            lo, dash, hi = value.partition("-")
+            try:
+                pmin = int(lo) if lo.strip() else None
+                pmax = (int(hi) if hi.strip() else None) if dash else pmin
+            except ValueError:
+                raise ConfigError(f"filter {item!r}: page=N or page=N-M") from None
+        else:
+            fields.append((key, value))
+    return SearchFilter(tuple(sources), glob, tuple(docs), pmin, pmax, tuple(fields))
+
+
+def to_hit(point: Scored) -> Hit:
+    p = point.payload
+    image = str(p.get("image_path") or "")
+    return Hit(
+        source=str(p.get("source", "")),
+        page=int(p.get("page", 0)),
+        score=point.score,
+        text=str(p.get("text", "")),
+        image_path=Path(image) if image else None,
+        doc_id=str(p.get("doc_id", "")),
+        title=str(p.get("title", "")),
+    )

@@ -1,0 +1,234 @@
+"""The embedded backend: qdrant-edge, the real Qdrant engine in-process, in a directory.
+
+One process at a time may open a directory (:class:`~.lock.DirLock`); concurrent
+readers while ingesting need a Qdrant server (:mod:`.server`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pagerag.retriever.store.base import (
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    LIVE,
+    AnyOf,
+    CollectionShape,
+    Cond,
+    Eq,
+    Nearest,
+    Plan,
+    PointData,
+    Rrf,
+    Scored,
+    Sparse,
+    Stage,
+    Where,
+    dense_vectors,
+)
+from pagerag.retriever.store.base import (
+    match_values as _values,
+)
+from pagerag.retriever.store.lock import DirLock
+from pagerag.retriever.types import EmbedderSpec
+
+_SCROLL_PAGE = 1000
+_FACET_LIMIT = 1_000_000
+
+
+def _vector(value: Any) -> Any:
+    import qdrant_edge as qe
+
+    if isinstance(value, Sparse):
+        return qe.SparseVector(value.indices, value.values)
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float32, copy=False).tolist()
+    return value
+
+
+def _cond(c: Cond) -> Any:
+    import qdrant_edge as qe
+
+    if isinstance(c, Eq):
+        return qe.FieldCondition(c.key, match=qe.MatchValue(c.value))
+    if isinstance(c, AnyOf):
+        return qe.FieldCondition(c.key, match=qe.MatchAny(_values(c)))
+    return qe.FieldCondition(
+        c.key,
+        range=qe.RangeFloat(
+            gte=None if c.gte is None else float(c.gte), lte=None if c.lte is None else float(c.lte)
+        ),
+    )
+
+
+def _filter(where: Where) -> Any:
+    import qdrant_edge as qe
+
+    return qe.Filter(
+        must=[_cond(c) for c in where.must] or None,
+        must_not=[_cond(c) for c in where.must_not] or None,
+    )
+
+
+def _query(q: Nearest | Rrf) -> Any:
+    import qdrant_edge as qe
+
+    if isinstance(q, Rrf):
+        return qe.Fusion.Rrf(k=q.k, weights=list(q.weights) if q.weights else None)
+    return qe.Query.Nearest(_vector(q.vector), using=q.using)
+
+
+def _prefetch(stage: Stage, flt: Any) -> Any:
+    import qdrant_edge as qe
+
+    return qe.Prefetch(
+        limit=stage.limit,
+        query=_query(stage.query),
+        prefetches=[_prefetch(p, flt) for p in stage.prefetch] or None,
+        filter=flt,
+    )
+
+
+class EdgeBackend:
+    """A qdrant-edge shard in ``path`` (created on first use), locked to this process."""
+
+    def __init__(self, path: Path) -> None:
+        import qdrant_edge as qe
+
+        self.path = Path(path)
+        self._lock = DirLock.acquire(self.path)
+        self._shard: Any = None
+        try:
+            if self.exists():
+                self._shard = qe.EdgeShard.load(str(self.path))
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def exists(self) -> bool:
+        return self._shard is not None or (self.path / "segments").exists()
+
+    def create(self, spec: EmbedderSpec) -> None:
+        import qdrant_edge as qe
+
+        vectors: dict[str, Any] = {}
+        for v in dense_vectors(spec):
+            vectors[v.name] = qe.EdgeVectorParams(
+                size=v.dim,
+                distance={"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}[
+                    v.distance
+                ],
+                multivector_config=(
+                    qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim) if v.multivector else None
+                ),
+                datatype=qe.VectorStorageDatatype.Float16 if v.datatype == "float16" else None,
+                # m=0: no graph; the full multi-vector is only read to rerank a few candidates.
+                hnsw_config=None
+                if v.hnsw
+                else qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10),
+            )
+        sparse = {spec.sparse: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)} if spec.sparse else None
+        self._shard = qe.EdgeShard.create(
+            str(self.path), qe.EdgeConfig(vectors=vectors, sparse_vectors=sparse)
+        )
+        for name in KEYWORD_FIELDS:
+            self._shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+        for name in INTEGER_FIELDS:
+            self._shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Integer))
+
+    def shape(self) -> CollectionShape:
+        import json
+
+        # The shard persists its config as JSON; the Python binding has no getter for it.
+        cfg = json.loads((self.path / "edge_config.json").read_text(encoding="utf-8"))
+        dense = {
+            name: (int(p["size"]), p.get("multivector_config") is not None)
+            for name, p in (cfg.get("vectors") or {}).items()
+        }
+        return CollectionShape(dense, tuple(sorted(cfg.get("sparse_vectors") or {})))
+
+    def upsert(self, points: Sequence[PointData]) -> None:
+        import qdrant_edge as qe
+
+        batch = [qe.Point(p.id, {k: _vector(v) for k, v in p.vectors.items()}, p.payload) for p in points]
+        self._shard.update(qe.UpdateOperation.upsert_points(batch))
+
+    def publish(self, doc_id: str, replaces: Sequence[str]) -> None:
+        # Callers serialise publish against queries (Store's lock), so in this process the two
+        # operations are seen as one step: never zero versions, never two.
+        self.set_payload(Where((Eq("doc_id", doc_id),)), {"state": LIVE})
+        old = tuple(r for r in replaces if r != doc_id)
+        if old:
+            self.delete(Where((AnyOf("doc_id", old),)))
+
+    def set_payload(self, where: Where, payload: Mapping[str, Any]) -> None:
+        import qdrant_edge as qe
+
+        self._shard.update(qe.UpdateOperation.set_payload_by_filter(_filter(where), dict(payload)))
+
+    def delete(self, where: Where) -> None:
+        import qdrant_edge as qe
+
+        self._shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(where)))
+
+    def count(self, where: Where) -> int:
+        import qdrant_edge as qe
+
+        return int(self._shard.count(qe.CountRequest(exact=True, filter=_filter(where))))
+
+    def facet(self, key: str, where: Where) -> dict[str | int, int]:
+        import qdrant_edge as qe
+
+        resp = self._shard.facet(qe.FacetRequest(key, limit=_FACET_LIMIT, exact=True, filter=_filter(where)))
+        return {h.value: int(h.count) for h in resp}
+
+    def scroll(self, where: Where, fields: Sequence[str]) -> Iterator[dict[str, Any]]:
+        import qdrant_edge as qe
+
+        offset: Any = None
+        while True:
+            records, offset = self._shard.scroll(
+                qe.ScrollRequest(
+                    offset=offset, limit=_SCROLL_PAGE, filter=_filter(where), with_payload=list(fields)
+                )
+            )
+            for r in records:
+                yield dict(r.payload or {})
+            if offset is None:
+                return
+
+    def query(self, plans: Sequence[Plan]) -> list[list[Scored]]:
+        import qdrant_edge as qe
+
+        requests = []
+        for plan in plans:
+            flt = _filter(plan.where)
+            requests.append(
+                qe.QueryRequest(
+                    limit=plan.stage.limit,
+                    query=_query(plan.stage.query),
+                    prefetches=[_prefetch(p, flt) for p in plan.stage.prefetch] or None,
+                    filter=flt,
+                    with_payload=True,
+                )
+            )
+        if len(requests) == 1:
+            results = [self._shard.query(requests[0])]
+        else:
+            results = self._shard.query_batch(qe.QueryBatchRequest(requests))
+        return [[Scored(str(p.id), float(p.score), dict(p.payload or {})) for p in res] for res in results]
+
+    def optimize(self) -> None:
+        self._shard.optimize()
+
+    def close(self) -> None:
+        try:
+            if self._shard is not None:
+                self._shard.flush()
+                self._shard.close()
+                self._shard = None
+        finally:
+            self._lock.release()

@@ -1,0 +1,238 @@
+"""The server backend: qdrant-client against a Qdrant server or cluster, or its local mode.
+
+The same code runs against ``QdrantClient(url=...)`` and ``QdrantClient(":memory:")`` /
+``QdrantClient(path=...)`` (qdrant-client's local mode), which is how it is tested here.
+A server serves readers while another process ingests; the embedded backend cannot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from pagerag.retriever.store.base import (
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    LIVE,
+    AnyOf,
+    CollectionShape,
+    Cond,
+    Eq,
+    Nearest,
+    Plan,
+    PointData,
+    Rrf,
+    Scored,
+    Sparse,
+    Stage,
+    Where,
+    dense_vectors,
+)
+from pagerag.retriever.store.base import (
+    match_values as _values,
+)
+from pagerag.retriever.types import EmbedderSpec
+
+_SCROLL_PAGE = 1000
+_FACET_LIMIT = 1_000_000
+
+
+def _vector(value: Any) -> Any:
+    from qdrant_client import models
+
+    if isinstance(value, Sparse):
+        return models.SparseVector(indices=value.indices, values=value.values)
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float32, copy=False).tolist()
+    return value
+
+
+def _cond(c: Cond) -> Any:
+    from qdrant_client import models
+
+    if isinstance(c, Eq):
+        return models.FieldCondition(key=c.key, match=models.MatchValue(value=c.value))
+    if isinstance(c, AnyOf):
+        return models.FieldCondition(key=c.key, match=models.MatchAny(any=_values(c)))
+    return models.FieldCondition(key=c.key, range=models.Range(gte=c.gte, lte=c.lte))
+
+
+def _filter(where: Where) -> Any:
+    from qdrant_client import models
+
+    return models.Filter(
+        must=[_cond(c) for c in where.must] or None,
+        must_not=[_cond(c) for c in where.must_not] or None,
+    )
+
+
+def _query(q: Nearest | Rrf) -> tuple[Any, str | None]:
+    from qdrant_client import models
+
+    if isinstance(q, Rrf):
+        return models.RrfQuery(rrf=models.Rrf(k=q.k, weights=list(q.weights) if q.weights else None)), None
+    return models.NearestQuery(nearest=_vector(q.vector)), q.using
+
+
+def _prefetch(stage: Stage, flt: Any) -> Any:
+    from qdrant_client import models
+
+    query, using = _query(stage.query)
+    return models.Prefetch(
+        query=query,
+        using=using,
+        limit=stage.limit,
+        prefetch=[_prefetch(p, flt) for p in stage.prefetch] or None,
+        filter=flt,
+    )
+
+
+class ClientBackend:
+    """One collection through a ``qdrant_client.QdrantClient`` (injected or built by the Store)."""
+
+    def __init__(self, client: Any, collection: str, *, owns_client: bool = False) -> None:
+        self.client = client
+        self.collection = collection
+        self._owns_client = owns_client
+
+    def exists(self) -> bool:
+        return bool(self.client.collection_exists(self.collection))
+
+    def create(self, spec: EmbedderSpec) -> None:
+        from qdrant_client import models
+
+        distances = {
+            "cosine": models.Distance.COSINE,
+            "dot": models.Distance.DOT,
+            "euclid": models.Distance.EUCLID,
+        }
+        vectors = {
+            v.name: models.VectorParams(
+                size=v.dim,
+                distance=distances[v.distance],
+                multivector_config=(
+                    models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
+                    if v.multivector
+                    else None
+                ),
+                datatype=models.Datatype.FLOAT16 if v.datatype == "float16" else None,
+                hnsw_config=None if v.hnsw else models.HnswConfigDiff(m=0),
+            )
+            for v in dense_vectors(spec)
+        }
+        sparse = (
+            {spec.sparse: models.SparseVectorParams(modifier=models.Modifier.IDF)} if spec.sparse else None
+        )
+        self.client.create_collection(self.collection, vectors_config=vectors, sparse_vectors_config=sparse)
+        import warnings
+
+        with warnings.catch_warnings():  # local mode warns that payload indexes have no effect
+            warnings.simplefilter("ignore")
+            for name in KEYWORD_FIELDS:
+                self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
+            for name in INTEGER_FIELDS:
+                self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.INTEGER)
+
+    def shape(self) -> CollectionShape:
+        params = self.client.get_collection(self.collection).config.params
+        vectors = params.vectors if isinstance(params.vectors, dict) else {"": params.vectors}
+        dense = {
+            name: (int(p.size), p.multivector_config is not None) for name, p in (vectors or {}).items() if p
+        }
+        return CollectionShape(dense, tuple(sorted(params.sparse_vectors or {})))
+
+    def upsert(self, points: Sequence[PointData]) -> None:
+        from qdrant_client import models
+
+        batch = [
+            models.PointStruct(
+                id=p.id, vector={k: _vector(v) for k, v in p.vectors.items()}, payload=p.payload
+            )
+            for p in points
+        ]
+        self.client.upsert(self.collection, points=batch, wait=True)
+
+    def publish(self, doc_id: str, replaces: Sequence[str]) -> None:
+        from qdrant_client import models
+
+        # One request: the server applies both operations in order, without a window in
+        # which the document has no pages.
+        ops: list[Any] = [
+            models.SetPayloadOperation(
+                set_payload=models.SetPayload(
+                    payload={"state": LIVE}, filter=_filter(Where((Eq("doc_id", doc_id),)))
+                )
+            )
+        ]
+        old = tuple(r for r in replaces if r != doc_id)
+        if old:
+            ops.append(
+                models.DeleteOperation(
+                    delete=models.FilterSelector(filter=_filter(Where((AnyOf("doc_id", old),))))
+                )
+            )
+        self.client.batch_update_points(self.collection, update_operations=ops, wait=True)
+
+    def set_payload(self, where: Where, payload: Mapping[str, Any]) -> None:
+        self.client.set_payload(self.collection, payload=dict(payload), points=_filter(where), wait=True)
+
+    def delete(self, where: Where) -> None:
+        from qdrant_client import models
+
+        self.client.delete(
+            self.collection, points_selector=models.FilterSelector(filter=_filter(where)), wait=True
+        )
+
+    def count(self, where: Where) -> int:
+        return int(self.client.count(self.collection, count_filter=_filter(where), exact=True).count)
+
+    def facet(self, key: str, where: Where) -> dict[str | int, int]:
+        resp = self.client.facet(
+            self.collection, key=key, facet_filter=_filter(where), limit=_FACET_LIMIT, exact=True
+        )
+        return {h.value: int(h.count) for h in resp.hits}
+
+    def scroll(self, where: Where, fields: Sequence[str]) -> Iterator[dict[str, Any]]:
+        offset: Any = None
+        while True:
+            records, offset = self.client.scroll(
+                self.collection,
+                scroll_filter=_filter(where),
+                limit=_SCROLL_PAGE,
+                offset=offset,
+                with_payload=list(fields),
+            )
+            for r in records:
+                yield dict(r.payload or {})
+            if offset is None:
+                return
+
+    def query(self, plans: Sequence[Plan]) -> list[list[Scored]]:
+        from qdrant_client import models
+
+        requests = []
+        for plan in plans:
+            flt = _filter(plan.where)
+            query, using = _query(plan.stage.query)
+            requests.append(
+                models.QueryRequest(
+                    query=query,
+                    using=using,
+                    prefetch=[_prefetch(p, flt) for p in plan.stage.prefetch] or None,
+                    filter=flt,
+                    limit=plan.stage.limit,
+                    with_payload=True,
+                )
+            )
+        responses = self.client.query_batch_points(self.collection, requests=requests)
+        return [
+            [Scored(str(p.id), float(p.score), dict(p.payload or {})) for p in r.points] for r in responses
+        ]
+
+    def optimize(self) -> None:
+        return None  # a server optimises in the background
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
