@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import sys
 from datetime import UTC, datetime
@@ -119,59 +118,47 @@ def _parse_models(items: list[str]) -> dict[str, str] | None:
 
 
 def _evaluate(args: argparse.Namespace, modes: list[Mode], models: dict[str, str] | None) -> int:
-    from pagerag.pipelines.evaluation import report, runner
-    from pagerag.pipelines.evaluation.queries import check_documents, load_queries
+    from pagerag.pipelines.evaluation import report
+    from pagerag.pipelines.evaluation.queries import load_queries
     from pagerag.pipelines.evaluation.runfile import save_run
+    from pagerag.pipelines.evaluation.runner import evaluate
     from pagerag.pipelines.evaluation.summary import summarise
     from pagerag.retriever.index import PageIndex
     from rich.console import Console
 
-    out = Console(stderr=True) if args.json else Console()
+    wide = None if sys.stdout.isatty() else 160
+    out = Console(stderr=True) if args.json else Console(width=wide)
     err = Console(stderr=True)
     show = not args.quiet and err.is_terminal
     query_set = load_queries(args.queries)
     index_dir: Path = args.eval_index or Path(".pagerag-eval") / args.docs.resolve().name
     llm = _build_llm(args.llm) if args.answers else None
-    created = datetime.now(UTC)
     with PageIndex.open(index_dir, models=models) as index:
-        ingested = runner.ingest_docs(args.docs, index_dir=index_dir, sink=index, progress=show)
-        query_set = check_documents(query_set, ingested.page_counts, failed=ingested.failed)
-        for problem in query_set.problems:
-            err.print(f"[yellow]pagerag eval: skipped[/yellow] {problem}", highlight=False)
-        if not query_set.queries:
-            raise ConfigError(f"{args.queries}: no query can be evaluated")
-        info = {
-            "queries_file": str(args.queries),
-            "docs": str(args.docs),
-            "index": str(index_dir),
-            "created": created.strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
-            "models": _index_models(index),
-            "ingest": ingested.info(),
-            "index_size": runner.index_size(index_dir, ingested.page_counts),
-            "command": "pagerag " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "",
-        }
-        progress = _progress(err) if show else None
-        runs = [
-            runner.run_mode(
-                index, query_set.queries, mode=m, scope=args.scope, k=args.k, info=info, progress=progress
-            )
-            for m in modes
-        ]
-        if llm is not None:
-            answers = runner.run_answers(
-                index, query_set.queries, llm=llm, scope=args.scope, k=args.answer_k, progress=progress
-            )
-            runs[0] = runner.attach_answers(runs[0], answers)
+        result = evaluate(
+            query_set,
+            args.docs,
+            index=index,
+            index_dir=index_dir,
+            modes=modes,
+            scope=args.scope,
+            k=args.k,
+            llm=llm,
+            answer_k=args.answer_k,
+            progress=_progress(err) if show else None,
+            show_ingest=show,
+            on_problem=lambda p: print(f"pagerag eval: skipped {p}", file=sys.stderr),
+        )
+    info = {**result.info, "command": "pagerag " + shlex.join(sys.argv[1:]) if sys.argv[1:] else ""}
+    runs, query_set = result.runs, result.query_set
     run_dir = args.runs or (args.report.parent if args.report else Path("runs"))
-    stem = args.report.stem if args.report else created.strftime("%Y%m%dT%H%M%SZ")
+    stem = args.report.stem if args.report else datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_files = {r.mode: str(save_run(r, run_dir / f"{stem}-{r.mode}.json")) for r in runs}
     summaries = [summarise(r) for r in runs]
     if args.json:
         payload = report.to_json(summaries, info=info, problems=query_set.problems, run_files=run_files)
         print(json.dumps(payload, ensure_ascii=False, indent=1))
     else:
-        report.render(summaries, out, info=info, problems=query_set.problems)
+        report.render(summaries, out, info=info)  # problems went to stderr as they were found
         out.print("run files: " + ", ".join(run_files.values()), highlight=False)
     if args.report:
         text = report.to_markdown(
@@ -181,12 +168,6 @@ def _evaluate(args: argparse.Namespace, modes: list[Mode], models: dict[str, str
         args.report.write_text(text, encoding="utf-8")
     failed = query_set.problems or any(s.errors for s in summaries)
     return 1 if failed else 0
-
-
-def _index_models(index: Any) -> dict[str, str]:
-    spec = getattr(getattr(index, "embedder", None), "spec", None) or getattr(index, "spec", None)
-    models = getattr(spec, "models", None)
-    return dict(models) if models else {}
 
 
 def _build_llm(spec: str | None) -> Any:

@@ -49,13 +49,14 @@ def _breakdown_rows(summaries: Sequence[Summary], attr: str) -> tuple[list[str],
 
 
 def _answer_rows(summaries: Sequence[Summary]) -> tuple[list[str], list[list[str]]]:
-    header = ["n", "token F1", "contains", "citation precision", "cites", "errors", "p50 s"]
+    header = ["retrieval", "n", "token F1", "contains", "citation precision", "cites", "errors", "p50 s"]
     rows = []
     for s in summaries:
         a = s.answers
         if a is not None:
             rows.append(
                 [
+                    s.mode,
                     str(a.n),
                     f"{a.f1:.3f}",
                     f"{a.contains:.3f}",

@@ -8,14 +8,16 @@ mode so that model loading is not counted.
 from __future__ import annotations
 
 import os
+import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pagerag.ingest.errors import PageragError
-from pagerag.pipelines.evaluation.queries import EvalQuery
+from pagerag.ingest.errors import ConfigError, PageragError
+from pagerag.pipelines.evaluation.queries import EvalQuery, QueryProblem, QuerySet, check_documents
 from pagerag.pipelines.evaluation.runfile import AnswerRecord, ModeRun, QueryRun, RankedPage
 from pagerag.retriever.types import Hit, Mode, SearchFilter
 
@@ -133,6 +135,89 @@ def attach_answers(run: ModeRun, answers: Mapping[str, AnswerRecord]) -> ModeRun
 
 
 @dataclass(frozen=True, slots=True)
+class Evaluation:
+    """A whole evaluation: the queries that ran (and those set aside), one run per mode, the costs."""
+
+    query_set: QuerySet
+    runs: tuple[ModeRun, ...]
+    info: dict[str, Any]
+
+
+def evaluate(
+    query_set: QuerySet,
+    docs: Path,
+    *,
+    index: Any,
+    index_dir: Path,
+    modes: Sequence[Mode],
+    scope: str = "corpus",
+    k: int = 10,
+    llm: Any = None,
+    answer_k: int = 5,
+    ingest_options: Any = None,
+    progress: Progress | None = None,
+    show_ingest: bool = False,
+    on_problem: Callable[[QueryProblem], None] | None = None,
+) -> Evaluation:
+    """Ingest ``docs`` into ``index`` if needed, then run the query set in every mode (and answer).
+
+    Args:
+        query_set: the loaded queries (see :func:`~pagerag.pipelines.evaluation.queries.load_queries`).
+        docs: the documents folder the queries' ``doc`` names are relative to.
+        index: an open ``PageIndex`` (the sink of ingestion and the searcher).
+        index_dir: its directory (page catalog, size on disk).
+        modes: retrieval modes to run, each on the same index.
+        scope: ``corpus`` or ``doc``.
+        k: hits kept per query.
+        llm: an LLM for the answer step; None skips it. Answers go with the hybrid run (else the first).
+        answer_k: pages the answer step reads.
+        ingest_options: ``IngestOptions`` (None: defaults).
+        progress: called after each query.
+        show_ingest: show ingestion's progress bar.
+        on_problem: called for each query set aside (unknown document, missing page, bad line).
+
+    Raises:
+        ConfigError: no query of the set can be evaluated.
+
+    Example:
+        >>> with PageIndex.open(Path("/tmp/idx")) as index:  # doctest: +SKIP
+        ...     ev = evaluate(load_queries(q), docs, index=index, index_dir=index.index_dir, modes=["sparse"])
+    """
+    if scope not in SCOPES:
+        raise ConfigError(f"unknown scope {scope!r} (expected one of {', '.join(SCOPES)})")
+    created = datetime.now(UTC)
+    ingested = ingest_docs(
+        docs, index_dir=index_dir, sink=index, options=ingest_options, progress=show_ingest
+    )
+    query_set = check_documents(query_set, ingested.page_counts, failed=ingested.failed)
+    for problem in query_set.problems:
+        if on_problem:
+            on_problem(problem)
+    if not query_set.queries:
+        raise ConfigError(f"{query_set.path}: no query can be evaluated")
+    spec = getattr(index, "spec", None)
+    info: dict[str, Any] = {
+        "queries_file": str(query_set.path),
+        "docs": str(docs),
+        "index": str(index_dir),
+        "created": created.strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        "models": dict(getattr(spec, "models", None) or {}),
+        "ingest": ingested.info(),
+        "index_size": index_size(index_dir, ingested.page_counts),
+    }
+    runs = [
+        run_mode(index, query_set.queries, mode=m, scope=scope, k=k, info=info, progress=progress)
+        for m in modes
+    ]
+    if llm is not None and runs:
+        answers = run_answers(index, query_set.queries, llm=llm, scope=scope, k=answer_k, progress=progress)
+        at = next((i for i, r in enumerate(runs) if r.mode == "hybrid"), 0)
+        runs[at] = attach_answers(runs[at], answers)
+    return Evaluation(query_set, tuple(runs), info)
+
+
+@dataclass(frozen=True, slots=True)
 class IngestResult:
     """The state of the index after ingesting the documents folder.
 
@@ -215,13 +300,16 @@ def index_size(index_dir: Path, page_counts: Mapping[str, int]) -> dict[str, int
 
 
 def _du(path: Path) -> int:
+    # Allocated blocks, not apparent sizes: the vector store preallocates sparse files.
     if path.is_file():
-        return path.stat().st_size
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += (Path(root) / name).stat().st_size
-            except OSError:
-                continue
-    return total
+        return _allocated(path)
+    return sum(_allocated(Path(root) / name) for root, _dirs, files in os.walk(path) for name in files)
+
+
+def _allocated(path: Path) -> int:
+    try:
+        st = path.stat()
+    except OSError:
+        return 0
+    blocks = getattr(st, "st_blocks", None)
+    return st.st_size if blocks is None else min(st.st_size, blocks * 512)
