@@ -67,8 +67,11 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--answers", action="store_true", help="also run the answer step and score it")
     parser.add_argument(
-        "--llm", default=None, help="LLM spec for --answers (default: $PAGERAG_LLM or the built-in)"
+        "--llm",
+        default=None,
+        help="answer model for --answers, as in pagerag ask (default $PAGERAG_LLM or extractive)",
     )
+    parser.add_argument("--llm-url", default=None, help="OpenAI-compatible server (default $PAGERAG_LLM_URL)")
     parser.add_argument("--answer-k", type=int, default=5, help="pages given to the answer step (default 5)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--report", type=Path, help="also write a Markdown report to this file")
@@ -132,7 +135,7 @@ def _evaluate(args: argparse.Namespace, modes: list[Mode], models: dict[str, str
     show = not args.quiet and err.is_terminal
     query_set = load_queries(args.queries)
     index_dir: Path = args.eval_index or Path(".pagerag-eval") / args.docs.resolve().name
-    llm = _build_llm(args.llm) if args.answers else None
+    llm = _build_llm(args) if args.answers else None
     with PageIndex.open(index_dir, models=models) as index:
         result = evaluate(
             query_set,
@@ -170,10 +173,16 @@ def _evaluate(args: argparse.Namespace, modes: list[Mode], models: dict[str, str
     return 1 if failed else 0
 
 
-def _build_llm(spec: str | None) -> Any:
-    from pagerag.pipelines.llm import build_llm  # type: ignore[attr-defined]
+def _build_llm(args: argparse.Namespace) -> Any:
+    from pagerag.pipelines.commands.ask import cache_dir
+    from pagerag.pipelines.llm import DEFAULT_LLM, build_llm
 
-    return build_llm(spec or os.environ.get("PAGERAG_LLM") or "")
+    return build_llm(
+        args.llm or os.environ.get("PAGERAG_LLM") or DEFAULT_LLM,
+        url=args.llm_url or os.environ.get("PAGERAG_LLM_URL"),
+        api_key=os.environ.get("PAGERAG_LLM_KEY") or os.environ.get("OPENAI_API_KEY"),
+        cache_dir=cache_dir(),
+    )
 
 
 def _progress(console: Any) -> Any:
