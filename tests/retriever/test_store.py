@@ -8,7 +8,7 @@ from pagerag.retriever.index import PageIndex
 from pagerag.retriever.store.base import Where
 from pagerag.retriever.types import MODES, SearchFilter
 
-from .conftest import OpenIndex, fill, make_pages
+from .conftest import OpenIndex, fill, make_pages  # noqa: TID251
 
 
 def _top(index: PageIndex, query: str, **kw: object) -> list[tuple[str, int]]:
