@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from pagerag.ingest.types import Page
-from pagerag.retriever.types import EmbedderSpec, Embedding
+from pagerag.retriever.types import EmbedderSpec, Embedding, SparseVector
 
 
 class Embedder(Protocol):
@@ -22,3 +22,16 @@ class Embedder(Protocol):
     def embed_pages(self, pages: Sequence[Page]) -> list[Embedding]: ...
 
     def embed_queries(self, texts: Sequence[str]) -> list[Embedding]: ...
+
+
+class SparseEncoder(Protocol):
+    """Turns page and query texts into sparse lexical vectors (BM25-style).
+
+    ``name`` is the sparse vector's name in the store.
+    """
+
+    name: str
+
+    def embed_passages(self, texts: Sequence[str]) -> list[SparseVector]: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> list[SparseVector]: ...

