@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pagerag.ingest.errors import ConfigError, ModelError
-from pagerag.ingest.types import Page
 from pagerag.retriever import maxsim
 from pagerag.retriever.embedders import visual
 from pagerag.retriever.embedders.device import (
@@ -35,11 +33,10 @@ from pagerag.retriever.types import EmbedderSpec, Embedding, VectorSpec
 if TYPE_CHECKING:
     import torch
 
-_Side = Literal["query", "document"]
 _MARKERS = {"query": ("[QueryMarker]", "[unused0]"), "document": ("[DocumentMarker]", "[unused1]")}
 
 
-class ColbertEmbedder:
+class ColbertEmbedder(visual.TextSides):
     """Embedder over a ColBERT checkpoint; pages are embedded from ``page.text``.
 
     Args:
@@ -123,15 +120,6 @@ class ColbertEmbedder:
         """Dense (mean of token vectors) and multi vectors, ``dim`` wide."""
         return self._spec
 
-    def embed_pages(self, pages: Sequence[Page]) -> list[Embedding]:
-        """Embeds each page's text as a document (marker, punctuation dropped)."""
-        texts = [p.text for p in pages]
-        return self.batcher.map(lambda b: self._encode(b, "document"), texts, sort_key=len)
-
-    def embed_queries(self, texts: Sequence[str]) -> list[Embedding]:
-        """Embeds queries (marker, mask-token expansion to ``query_length``)."""
-        return self.batcher.map(lambda b: self._encode(b, "query"), list(texts), sort_key=len)
-
     def _load(self, trust_remote_code: bool) -> tuple[Any, Any]:
         from transformers import AutoModel, AutoTokenizer
 
@@ -146,7 +134,7 @@ class ColbertEmbedder:
             raise ModelError(f"colbert: the tokenizer of {self.model_id!r} has no mask or cls token")
         return tokenizer, model.to(self.device).eval()
 
-    def _marker_id(self, marker: str | None, side: _Side) -> int:
+    def _marker_id(self, marker: str | None, side: visual.Side) -> int:
         vocab = self.tokenizer.get_vocab()
         candidates = (marker,) if marker is not None else _MARKERS[side]
         for token in candidates:
@@ -162,7 +150,7 @@ class ColbertEmbedder:
                 ids.add(int(tokens[0]))
         return frozenset(ids)
 
-    def _tokenize(self, texts: list[str], side: _Side) -> tuple[Any, Any]:
+    def _tokenize(self, texts: list[str], side: visual.Side) -> tuple[Any, Any]:
         """Token ids with the marker inserted after [CLS]; queries padded with mask tokens."""
         torch = import_torch()
         length = self.query_length if side == "query" else self.document_length
@@ -184,7 +172,7 @@ class ColbertEmbedder:
                 mask = mask.masked_fill(expansion, 1)
         return ids, mask
 
-    def _encode(self, texts: list[str], side: _Side) -> list[Embedding]:
+    def _encode(self, texts: list[str], side: visual.Side) -> list[Embedding]:
         torch = import_torch()
         ids, mask = self._tokenize(texts, side)
         with torch.inference_mode():

@@ -9,21 +9,17 @@ for MaxSim. Models not trained for late interaction still give a useful MaxSim s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pagerag.ingest.errors import ConfigError, MissingDependency, ModelError
-from pagerag.ingest.types import Page
 from pagerag.retriever import maxsim
 from pagerag.retriever.embedders import visual
 from pagerag.retriever.embedders.device import AdaptiveBatcher, pick_device, pick_dtype, to_numpy
 from pagerag.retriever.types import EmbedderSpec, Embedding, FloatArray, VectorSpec
 
-_Side = Literal["query", "document"]
 
-
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(visual.TextSides):
     """Embedder over a sentence-transformers model; pages are embedded from ``page.text``.
 
     Args:
@@ -86,15 +82,6 @@ class SentenceTransformerEmbedder:
         """Dense (``dense_dim``) and, with ``multi``, token vectors of the transformer's width."""
         return self._spec
 
-    def embed_pages(self, pages: Sequence[Page]) -> list[Embedding]:
-        """Embeds each page's text with the document prompt."""
-        texts = [p.text for p in pages]
-        return self.batcher.map(lambda b: self._encode(b, "document"), texts, sort_key=len)
-
-    def embed_queries(self, texts: Sequence[str]) -> list[Embedding]:
-        """Embeds queries with the query prompt."""
-        return self.batcher.map(lambda b: self._encode(b, "query"), list(texts), sort_key=len)
-
     def _load(self, trust_remote_code: bool) -> Any:
         try:
             from sentence_transformers import SentenceTransformer
@@ -108,7 +95,7 @@ class SentenceTransformerEmbedder:
         except (OSError, ValueError) as exc:
             raise ModelError(f"sentence-transformers: cannot load {self.model_id!r}: {exc}") from exc
 
-    def _encode(self, texts: list[str], side: _Side) -> list[Embedding]:
+    def _encode(self, texts: list[str], side: visual.Side) -> list[Embedding]:
         common: dict[str, Any] = {"batch_size": len(texts), "show_progress_bar": False}
         if not self.multi:
             dense = self._call(
@@ -129,7 +116,7 @@ class SentenceTransformerEmbedder:
             out.append(Embedding(dense=dense, multi=multi, pooled=pooled))
         return out
 
-    def _call(self, texts: list[str], side: _Side, **kwargs: Any) -> Any:
+    def _call(self, texts: list[str], side: visual.Side, **kwargs: Any) -> Any:
         """``encode_query``/``encode_document`` (sentence-transformers >= 5), else ``encode`` + prompt."""
         method = getattr(self.model, f"encode_{side}", None)
         if method is not None:

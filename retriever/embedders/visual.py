@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pagerag.ingest.errors import ConfigError, ModelError
 from pagerag.ingest.types import Page
 from pagerag.retriever import maxsim
-from pagerag.retriever.types import FloatArray, VectorSpec
+from pagerag.retriever.embedders.device import AdaptiveBatcher
+from pagerag.retriever.types import Embedding, FloatArray, VectorSpec
 
 if TYPE_CHECKING:
     from PIL import Image
+
+Side = Literal["query", "document"]
 
 
 def load_page_image(page: Page) -> Image.Image:
@@ -114,3 +117,24 @@ def multi_specs(dim: int, pooled: bool) -> tuple[VectorSpec, VectorSpec | None]:
     """The collection's ``multi`` (rerank only: no HNSW) and ``pooled`` (first stage) vectors."""
     multi = VectorSpec("multi", dim, "cosine", multivector=True, hnsw=False)
     return multi, (VectorSpec("pooled", dim, "cosine", multivector=True) if pooled else None)
+
+
+class TextSides:
+    """``embed_pages`` / ``embed_queries`` of a text model: pages by their text, batched by length.
+
+    A subclass sets ``batcher`` and implements ``_encode(texts, side)``.
+    """
+
+    batcher: AdaptiveBatcher
+
+    def _encode(self, texts: list[str], side: Side) -> list[Embedding]:
+        raise NotImplementedError
+
+    def embed_pages(self, pages: Sequence[Page]) -> list[Embedding]:
+        """Embeds each page's text as a document (document prompt or marker)."""
+        texts = [p.text for p in pages]
+        return self.batcher.map(lambda b: self._encode(b, "document"), texts, sort_key=len)
+
+    def embed_queries(self, texts: Sequence[str]) -> list[Embedding]:
+        """Embeds queries (query prompt or marker)."""
+        return self.batcher.map(lambda b: self._encode(b, "query"), list(texts), sort_key=len)
