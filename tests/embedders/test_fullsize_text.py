@@ -160,3 +160,20 @@ def test_text_adapters_on_cuda_bf16(text_dirs: dict[str, Path], colbert: Colbert
     st = SentenceTransformerEmbedder(str(text_dirs["st"]), device="cuda")
     q = st.embed_queries(QUERIES)[0]
     assert q.dense.dtype == np.float32 and _unit_rows(q.dense)
+
+
+def test_registry_builds_full_size_adapters_by_name_and_path(
+    text_dirs: dict[str, Path], pages: list[Page]
+) -> None:
+    from pagerag.retriever.embedders.registry import build_embedder
+
+    models = {
+        "dense": f"st:{text_dirs['st']}",
+        "multi": f"jina-colbert-v2:{text_dirs['colbert']}",
+        "sparse": "none",
+    }
+    emb = build_embedder(models, device="cpu")
+    assert emb.spec.dense.dim == 32 and emb.spec.multi is not None and emb.spec.multi.dim == 128
+    page = emb.embed_pages(pages[:1])[0]
+    assert page.dense.shape == (32,) and page.multi is not None and page.multi.shape[1] == 128
+    assert page.pooled is not None and page.sparse is None
