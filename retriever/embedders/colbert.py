@@ -102,8 +102,7 @@ class ColbertEmbedder(visual.TextSides):
         if not 0 < self.dim <= full:
             raise ConfigError(f"colbert dim must be in 1..{full}, got {dim}")
         self.query_length = query_length
-        limit = int(getattr(self.tokenizer, "model_max_length", 512) or 512)
-        self.document_length = document_length or min(limit, 8192)
+        self.document_length = document_length or self._max_length()
         self.markers = {
             "query": self._marker_id(query_marker, "query"),
             "document": self._marker_id(document_marker, "document"),
@@ -142,12 +141,25 @@ class ColbertEmbedder(visual.TextSides):
                 return int(vocab[token])
         raise ModelError(f"colbert: no {side} marker token ({' or '.join(candidates)}) in the vocabulary")
 
+    def _max_length(self) -> int:
+        """The longest document the model takes: tokenizer limit, position table, at most 8192."""
+        limit = min(int(getattr(self.tokenizer, "model_max_length", 8192) or 8192), 8192)
+        positions = getattr(self.model.config, "max_position_embeddings", None)
+        if positions:  # RoBERTa-style position ids start after the padding index
+            offset = 2 if "roberta" in str(self.model.config.model_type) else 0
+            limit = min(limit, int(positions) - offset)
+        return limit
+
     def _punctuation_ids(self) -> frozenset[int]:
+        """Tokens that are one punctuation character, alone or word-initial (``.`` and ``▁.``)."""
         ids = set()
+        unk = self.tokenizer.unk_token_id
         for char in string.punctuation:
             tokens = self.tokenizer.encode(char, add_special_tokens=False)
-            if len(tokens) == 1 and tokens[0] != self.tokenizer.unk_token_id:
+            if len(tokens) == 1:
                 ids.add(int(tokens[0]))
+            ids.add(int(self.tokenizer.convert_tokens_to_ids(char)))
+        ids.discard(unk)
         return frozenset(ids)
 
     def _tokenize(self, texts: list[str], side: visual.Side) -> tuple[Any, Any]:

@@ -124,6 +124,7 @@ def test_colbert_queries_have_marker_and_mask_expansion(colbert: ColbertEmbedder
     assert ids.shape == (1, 32) and int(ids[0, 1]) == tok.convert_tokens_to_ids("[QueryMarker]")
     assert int((ids[0] == tok.mask_token_id).sum()) == 32 - 5  # [CLS] marker revenue ? [SEP]
     assert int(mask.sum()) == 32  # jina-colbert-v2 attends to the expansion tokens
+    assert colbert.document_length == 128  # the tiny BERT's position table
     queries = colbert.embed_queries(QUERIES)
     assert all(q.multi is not None and q.multi.shape == (32, 128) and q.pooled is None for q in queries)
     page_like = colbert.embed_pages([Page("d", "s.pdf", 1, 1, QUERIES[0])])[0]
