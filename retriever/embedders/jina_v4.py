@@ -11,7 +11,7 @@ back to two public calls per batch (two forward passes), and says so in the log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -95,6 +95,7 @@ class JinaV4Embedder:
         self.batcher = AdaptiveBatcher(batch_size)
         self.model = model if model is not None else self._load()
         self.one_pass = self._has_forward_api() if one_pass is None else one_pass
+        self._one_pass_forced = one_pass is True
         if self.one_pass and not self._has_forward_api():
             raise ConfigError("one_pass=True needs the model's processor (model.processor.process_*)")
         if not self.one_pass:
@@ -139,16 +140,17 @@ class JinaV4Embedder:
         return model.to(self.device).eval()
 
     def _has_forward_api(self) -> bool:
-        proc = getattr(self.model, "processor", None)
+        proc: Any = getattr(self.model, "processor", None)
         return callable(getattr(proc, "process_texts", None)) and callable(
             getattr(proc, "process_images", None)
         )
 
     def _encode_pages(self, pages: list[Page]) -> list[Embedding]:
         images = visual.load_page_images(pages)
-        if self.one_pass:
-            inputs = self.model.processor.process_images(images=images, **self._pixel_kwargs())
-            return self._forward(inputs, pooled=True)
+        proc: Any = getattr(self.model, "processor", None)
+        done = self._try_one_pass(lambda: proc.process_images(images=images, **self._pixel_kwargs()), True)
+        if done is not None:
+            return done
         dense = self.model.encode_image(
             images=images,
             task=self.task,
@@ -166,12 +168,13 @@ class JinaV4Embedder:
         return self._assemble(dense, multi, pooled=True)
 
     def _encode_texts(self, texts: list[str], prompt: _Prompt, *, pooled: bool) -> list[Embedding]:
-        if self.one_pass:
-            prefix = "Query" if prompt == "query" else "Passage"
-            inputs = self.model.processor.process_texts(
-                texts=texts, max_length=self.max_length, prefix=prefix
-            )
-            return self._forward(inputs, pooled=pooled)
+        prefix = "Query" if prompt == "query" else "Passage"
+        proc: Any = getattr(self.model, "processor", None)
+        done = self._try_one_pass(
+            lambda: proc.process_texts(texts=texts, max_length=self.max_length, prefix=prefix), pooled
+        )
+        if done is not None:
+            return done
         common = {
             "task": self.task,
             "prompt_name": prompt,
@@ -181,6 +184,24 @@ class JinaV4Embedder:
         dense = self.model.encode_text(texts=texts, truncate_dim=self.dense_dim, **common)
         multi = self.model.encode_text(texts=texts, return_multivector=True, **common)
         return self._assemble(dense, multi, pooled=pooled)
+
+    def _try_one_pass(self, process: Callable[[], Any], pooled: bool) -> list[Embedding] | None:
+        """The single-pass result, or None to use the public API.
+
+        The single pass uses the model's processor and forward pass, which jina's code does
+        not document as public: if their signatures differ from what this adapter expects,
+        it falls back to ``encode_*`` for good (unless ``one_pass=True`` was asked for).
+        """
+        if not self.one_pass:
+            return None
+        try:
+            return self._forward(process(), pooled=pooled)
+        except (TypeError, KeyError, AttributeError, _NoJointOutput) as exc:
+            if self._one_pass_forced:
+                raise ModelError(f"jina-v4: the single forward pass failed: {exc}") from exc
+            log.warning("jina-v4: single forward pass failed (%s); using encode_image/encode_text", exc)
+            self.one_pass = False
+            return None
 
     def _pixel_kwargs(self) -> dict[str, Any]:
         return {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
@@ -196,9 +217,7 @@ class JinaV4Embedder:
         single = getattr(out, "single_vec_emb", None)
         multi = getattr(out, "multi_vec_emb", None)
         if single is None or multi is None:
-            raise ModelError(
-                "jina-v4: the forward pass gave no single_vec_emb/multi_vec_emb: use one_pass=False"
-            )
+            raise _NoJointOutput("the forward pass gave no single_vec_emb/multi_vec_emb")
         mask = batch["attention_mask"].bool()
         rows = [m[k] for m, k in zip(multi, mask, strict=True)]
         return self._assemble(single, rows, pooled=pooled)
@@ -213,6 +232,10 @@ class JinaV4Embedder:
             pooled_np = visual.pool(multi_np, self._pooling) if pooled else None
             out.append(Embedding(dense=dense_np, multi=multi_np, pooled=pooled_np))
         return out
+
+
+class _NoJointOutput(Exception):
+    """The model's forward pass does not return both single and multi vectors."""
 
 
 def _as_numpy(x: Any) -> FloatArray:

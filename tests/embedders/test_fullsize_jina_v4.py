@@ -141,3 +141,31 @@ def test_cuda_loads_bf16_and_returns_float32(
     for c, g in zip(jina.embed_pages(pages), gpu.embed_pages(pages), strict=True):
         assert g.dense.dtype == np.float32 and _unit_rows(g.dense) and g.multi is not None
         assert float(c.dense @ g.dense) > 0.98
+
+
+class _OtherProcessorModel:
+    """The stand-in with a processor whose signature differs from the one the adapter expects."""
+
+    def __init__(self, model: object) -> None:
+        self.model = model
+        self.processor = type(
+            "P", (), {"process_texts": lambda self, texts: {}, "process_images": lambda self: {}}
+        )()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.model, name)
+
+
+def test_an_unexpected_processor_falls_back_to_the_public_api(
+    jina: JinaV4Embedder, pages: list[Page]
+) -> None:
+    odd = JinaV4Embedder("unused", device="cpu", model=_OtherProcessorModel(jina.model))
+    assert odd.one_pass
+    expected = jina.embed_queries(QUERIES)
+    got = odd.embed_queries(QUERIES)
+    assert not odd.one_pass  # switched for good after the first failure
+    np.testing.assert_allclose(got[0].dense, expected[0].dense, atol=1e-5)
+    assert odd.embed_pages(pages[:1])[0].multi is not None
+    forced = JinaV4Embedder("unused", device="cpu", model=_OtherProcessorModel(jina.model), one_pass=True)
+    with pytest.raises(ModelError, match="single forward pass failed"):
+        forced.embed_queries(QUERIES)
