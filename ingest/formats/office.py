@@ -101,11 +101,11 @@ def convert_to_pdf(
     """
     suffix = path.suffix.lower()
     if suffix not in OFFICE_SUFFIXES:
-        raise ConversionFailed(str(path), f"not an office document suffix: {path.suffix!r}")
+        raise ConversionFailed(display(path), f"not an office document suffix: {path.suffix!r}")
     check_signature(path)
     binary = str(soffice) if soffice is not None else find_soffice()
     if binary is None:
-        raise ConverterMissing(str(path), _INSTALL_HINT)
+        raise ConverterMissing(display(path), _INSTALL_HINT)
     export_filter = _IMPRESS_FILTER if suffix in PRESENTATION_SUFFIXES else _WRITER_FILTER
 
     with tempfile.TemporaryDirectory(prefix="pagerag-soffice-") as tmp:
@@ -115,7 +115,7 @@ def convert_to_pdf(
         try:
             shutil.copyfile(path, source)
         except OSError as exc:
-            raise ConversionFailed(str(path), f"cannot read the file: {exc.strerror or exc}") from exc
+            raise ConversionFailed(display(path), f"cannot read the file: {exc.strerror or exc}") from exc
         outdir = work / "out"
         outdir.mkdir()
         command = [
@@ -135,20 +135,22 @@ def convert_to_pdf(
         log_tail = _last_line(log_path)
         if returncode < 0:
             raise ConversionFailed(
-                str(path), f"LibreOffice crashed ({_signal_name(-returncode)}){_detail(log_tail)}"
+                display(path), f"LibreOffice crashed ({_signal_name(-returncode)}){_detail(log_tail)}"
             )
         if returncode > 0:
             raise ConversionFailed(
-                str(path), f"LibreOffice exited with status {returncode}{_detail(log_tail)}"
+                display(path), f"LibreOffice exited with status {returncode}{_detail(log_tail)}"
             )
         produced = outdir / "input.pdf"
         if not produced.is_file() or produced.stat().st_size == 0 or not _looks_like_pdf(produced):
-            raise ConversionFailed(str(path), f"LibreOffice wrote no PDF{_detail(log_tail)}")
+            raise ConversionFailed(display(path), f"LibreOffice wrote no PDF{_detail(log_tail)}")
         target = out_dir / f"{path.stem}.pdf"
         try:
             shutil.move(produced, target)
         except OSError as exc:
-            raise ConversionFailed(str(path), f"cannot write {target}: {exc.strerror or exc}") from exc
+            raise ConversionFailed(
+                display(path), f"cannot write {display(target)}: {exc.strerror or exc}"
+            ) from exc
         return target
 
 
@@ -174,26 +176,26 @@ def check_signature(path: Path) -> None:
         with path.open("rb") as handle:
             head = handle.read(512)
     except IsADirectoryError as exc:
-        raise UnreadableDocument(str(path), "is a directory (package bundles are not supported)") from exc
+        raise UnreadableDocument(display(path), "is a directory (package bundles are not supported)") from exc
     except OSError as exc:
-        raise UnreadableDocument(str(path), f"cannot read the file: {exc.strerror or exc}") from exc
+        raise UnreadableDocument(display(path), f"cannot read the file: {exc.strerror or exc}") from exc
     if not head:
-        raise UnreadableDocument(str(path), "empty file (0 bytes)")
+        raise UnreadableDocument(display(path), "empty file (0 bytes)")
     if suffix in _ZIP_SUFFIXES:
         if head.startswith(_ZIP):
             return
         if head.startswith(_OLE2) and suffix in (".pptx", ".docx"):
-            raise EncryptedDocument(str(path), "password-protected Office file (encrypted package)")
-        raise UnsupportedFormat(str(path), f"content is not a {suffix} file (no zip signature)")
+            raise EncryptedDocument(display(path), "password-protected Office file (encrypted package)")
+        raise UnsupportedFormat(display(path), f"content is not a {suffix} file (no zip signature)")
     if suffix == ".ppt" and not head.startswith(_OLE2):
-        raise UnsupportedFormat(str(path), "content is not a .ppt file (no OLE2 signature)")
+        raise UnsupportedFormat(display(path), "content is not a .ppt file (no OLE2 signature)")
     if suffix == ".rtf" and not head.startswith(_RTF):
-        raise UnsupportedFormat(str(path), "content is not an .rtf file (no {\\rtf header)")
+        raise UnsupportedFormat(display(path), "content is not an .rtf file (no {\\rtf header)")
     # Word saves HTML, XML and RTF under .doc too: only refuse what is none of those.
     if suffix == ".doc" and not (
         head.startswith((_OLE2, _RTF, _ZIP)) or head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
     ):
-        raise UnsupportedFormat(str(path), "content is not a Word .doc file (no OLE2/RTF/HTML signature)")
+        raise UnsupportedFormat(display(path), "content is not a Word .doc file (no OLE2/RTF/HTML signature)")
 
 
 def _run_in_own_group(command: list[str], log_path: Path, timeout: float, path: Path, cwd: Path) -> int:
@@ -210,14 +212,14 @@ def _run_in_own_group(command: list[str], log_path: Path, timeout: float, path: 
             )
         except OSError as exc:
             raise ConversionFailed(
-                str(path), f"cannot start LibreOffice ({command[0]}): {exc.strerror or exc}"
+                display(path), f"cannot start LibreOffice ({command[0]}): {exc.strerror or exc}"
             ) from exc
         try:
             returncode = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(process.pid)
             process.wait()
-            raise ConversionFailed(str(path), f"LibreOffice timed out after {timeout:g} s") from None
+            raise ConversionFailed(display(path), f"LibreOffice timed out after {timeout:g} s") from None
         except BaseException:
             _kill_group(process.pid)
             process.wait()
@@ -226,6 +228,11 @@ def _run_in_own_group(command: list[str], log_path: Path, timeout: float, path: 
         # the group id reserved while any member lives, so this cannot hit an unrelated process.
         _kill_group(process.pid)
         return returncode
+
+
+def display(path: Path) -> str:
+    """A printable form of ``path`` for messages: bytes that are not UTF-8 become escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _kill_group(pgid: int) -> None:

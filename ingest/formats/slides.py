@@ -16,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 from pagerag.ingest.errors import UnreadableDocument
-from pagerag.ingest.formats.office import check_signature
+from pagerag.ingest.formats.office import check_signature, display
 
 _DIAGRAM_URI = "http://schemas.openxmlformats.org/drawingml/2006/diagram"
 _A_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
@@ -66,14 +66,16 @@ def slide_texts(path: Path) -> list[SlideText]:
         deck = Presentation(str(path))
     except PackageNotFoundError as exc:
         # check_signature passed, so the file exists and starts like a zip: it is damaged.
-        raise UnreadableDocument(str(path), "corrupt or truncated .pptx (unreadable zip archive)") from exc
+        raise UnreadableDocument(
+            display(path), "corrupt or truncated .pptx (unreadable zip archive)"
+        ) from exc
     except zipfile.BadZipFile as exc:
-        raise UnreadableDocument(str(path), f"corrupt or truncated .pptx (bad zip): {exc}") from exc
+        raise UnreadableDocument(display(path), f"corrupt or truncated .pptx (bad zip): {exc}") from exc
     except OSError as exc:
-        raise UnreadableDocument(str(path), f"cannot read the file: {exc.strerror or exc}") from exc
+        raise UnreadableDocument(display(path), f"cannot read the file: {exc.strerror or exc}") from exc
     except (KeyError, ValueError, SyntaxError) as exc:
         # Missing parts, bad content types, malformed XML (lxml's errors derive from SyntaxError).
-        raise UnreadableDocument(str(path), f"corrupt .pptx: {type(exc).__name__}: {exc}") from exc
+        raise UnreadableDocument(display(path), f"corrupt .pptx: {type(exc).__name__}: {exc}") from exc
 
     slides: list[SlideText] = []
     try:
@@ -88,7 +90,7 @@ def slide_texts(path: Path) -> list[SlideText]:
             )
     except (KeyError, ValueError, SyntaxError, AttributeError) as exc:
         raise UnreadableDocument(
-            str(path), f"corrupt .pptx (slide {len(slides) + 1}): {type(exc).__name__}: {exc}"
+            display(path), f"corrupt .pptx (slide {len(slides) + 1}): {type(exc).__name__}: {exc}"
         ) from exc
     return slides
 

@@ -7,6 +7,8 @@ to prove that parallel conversions do not collide); the hang and crash cases use
 
 from __future__ import annotations
 
+import os
+import signal
 import stat
 import tempfile
 import time
@@ -300,3 +302,157 @@ def test_fake_success_moves_the_pdf(tmp_path: Path) -> None:
     result = convert_to_pdf(_zip_like(tmp_path), out, soffice=script)
     assert result == out / "deck.pdf"
     assert result.read_bytes().startswith(b"%PDF-1.4")
+
+
+# --- more faults: interrupted, lingering helpers, odd names, unreadable sources ----------------
+
+
+@needs_soffice
+def test_source_left_untouched(converted: dict[str, Path]) -> None:
+    deck = converted["deck"]
+    assert sorted(p.name for p in deck.parent.iterdir()) == [deck.name, "memo.rtf"], "no lock or temp files"
+    assert slide_texts(deck)[0].text.startswith(_marker(1))
+
+
+@needs_soffice
+def test_truncated_deck_with_real_libreoffice(tmp_path: Path) -> None:
+    whole = _make_deck(tmp_path / "whole.pptx").read_bytes()
+    cut = tmp_path / "cut.pptx"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ConversionFailed, match=r"cut\.pptx: LibreOffice wrote no PDF"):
+        convert_to_pdf(cut, tmp_path, timeout=60)
+    assert not (tmp_path / "cut.pdf").exists()
+
+
+class _Interrupted(Exception):
+    pass
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_interrupt_kills_the_whole_process_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    script = _fake_soffice(tmp_path, f"sleep 60 &\necho $! > '{pidfile}'\nsleep 60")
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise _Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        with pytest.raises(_Interrupted):
+            convert_to_pdf(_zip_like(tmp_path), tmp_path, timeout=30, soffice=script)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert _gone(int(pidfile.read_text())), "an interrupted conversion left its helper running"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_helpers_do_not_outlive_a_successful_conversion(tmp_path: Path) -> None:
+    pidfile = tmp_path / "helper.pid"
+    body = f"sleep 60 &\necho $! > '{pidfile}'\n" + _WRITE_OUTPUT.format(content="%%PDF-1.4\\n")
+    script = _fake_soffice(tmp_path, body)
+    assert convert_to_pdf(_zip_like(tmp_path), tmp_path, soffice=script).is_file()
+    assert _gone(int(pidfile.read_text()))
+
+
+def test_converter_ignoring_sigterm_is_still_stopped(tmp_path: Path) -> None:
+    script = _fake_soffice(tmp_path, "trap '' TERM INT HUP\nsleep 60")
+    started = time.monotonic()
+    with pytest.raises(ConversionFailed, match="timed out"):
+        convert_to_pdf(_zip_like(tmp_path), tmp_path, timeout=0.3, soffice=script)
+    assert time.monotonic() - started < 5
+
+
+def test_no_private_profile_left_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "tmp"
+    work.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(work))
+    ok = _fake_soffice(tmp_path, _WRITE_OUTPUT.format(content="%%PDF-1.4\\n"), name="ok")
+    crash = _fake_soffice(tmp_path, "kill -ABRT $$", name="crash")
+    convert_to_pdf(_zip_like(tmp_path), tmp_path, soffice=ok)
+    with pytest.raises(ConversionFailed, match="SIGABRT"):
+        convert_to_pdf(_zip_like(tmp_path), tmp_path, soffice=crash)
+    assert list(work.iterdir()) == []
+
+
+def test_each_call_gets_its_own_profile(tmp_path: Path) -> None:
+    log = tmp_path / "profiles.txt"
+    body = f"echo \"$1\" >> '{log}'\n" + _WRITE_OUTPUT.format(content="%%PDF-1.4\\n")
+    script = _fake_soffice(tmp_path, body)
+    for _ in range(2):
+        convert_to_pdf(_zip_like(tmp_path), tmp_path, soffice=script)
+    first, second = log.read_text().splitlines()
+    assert first.startswith("-env:UserInstallation=file:///")
+    assert first != second
+
+
+@pytest.mark.parametrize(
+    "stem",
+    [
+        os.fsdecode(b"Pr\xe4sentation-latin1"),  # not valid UTF-8
+        "x" * 250,  # the longest name most file systems allow, with ".pptx"
+        "--help",  # looks like an option
+        "deck with spaces & $(quotes)'\"",
+    ],
+    ids=["non-utf8", "long", "dash", "shell-chars"],
+)
+def test_awkward_names(tmp_path: Path, stem: str) -> None:
+    script = _fake_soffice(tmp_path, _WRITE_OUTPUT.format(content="%%PDF-1.4\\n"))
+    out = tmp_path / "out"
+    out.mkdir()
+    source = _zip_like(tmp_path, stem + ".pptx")
+    assert convert_to_pdf(source, out, soffice=script) == out / f"{stem}.pdf"
+
+
+def test_non_utf8_name_in_a_printable_message(tmp_path: Path) -> None:
+    path = tmp_path / os.fsdecode(b"bad-\xff.pptx")
+    path.write_bytes(b"")
+    with pytest.raises(UnreadableDocument) as info:
+        convert_to_pdf(path, tmp_path)
+    message = str(info.value)
+    message.encode("utf-8")  # no lone surrogates: the message can be printed and stored as JSON
+    assert "bad-\\xff.pptx: empty file" in message
+
+
+def test_broken_symlink(tmp_path: Path) -> None:
+    link = tmp_path / "gone.pptx"
+    link.symlink_to(tmp_path / "nowhere.pptx")
+    with pytest.raises(UnreadableDocument, match=r"gone\.pptx: cannot read the file: No such file"):
+        convert_to_pdf(link, tmp_path)
+
+
+def test_symlink_to_a_deck_is_followed(tmp_path: Path) -> None:
+    script = _fake_soffice(tmp_path, _WRITE_OUTPUT.format(content="%%PDF-1.4\\n"))
+    target = _zip_like(tmp_path, "real.pptx")
+    link = tmp_path / "alias.pptx"
+    link.symlink_to(target)
+    assert convert_to_pdf(link, tmp_path, soffice=script).name == "alias.pdf"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_permissions(tmp_path: Path) -> None:
+    path = _zip_like(tmp_path, "locked.pptx")
+    path.chmod(0)
+    try:
+        with pytest.raises(UnreadableDocument, match="Permission denied"):
+            convert_to_pdf(path, tmp_path)
+    finally:
+        path.chmod(0o644)
+
+
+def test_every_failure_is_a_document_error(tmp_path: Path) -> None:
+    """The pipeline catches DocumentError per file: no converter fault may escape as anything else."""
+    from pagerag.ingest.errors import DocumentError
+
+    scripts = {
+        "hang": ("sleep 60", 0.3),
+        "crash": ("kill -SEGV $$", 30.0),
+        "fail": ("exit 1", 30.0),
+        "silent": ("exit 0", 30.0),
+    }
+    for name, (body, timeout) in scripts.items():
+        script = _fake_soffice(tmp_path, body, name=name)
+        with pytest.raises(DocumentError) as info:
+            convert_to_pdf(_zip_like(tmp_path), tmp_path, timeout=timeout, soffice=script)
+        assert info.value.path.endswith("deck.pptx") and info.value.reason, name
