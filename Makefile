@@ -54,17 +54,16 @@ dev:
 	$(PIP) install -q -e ".[dev]" --config-settings editable_mode=strict
 	touch $(VENV)/.installed
 
-# The documents only: sample_docs/README.md holds the demo answers and must not be indexed.
 demo: setup
-	$(VENV)/bin/pagerag ingest sample_docs/*.pdf sample_docs/*.pptx --index $(DEMO_INDEX)
+	$(VENV)/bin/pagerag ingest sample_docs --index $(DEMO_INDEX)
 	$(VENV)/bin/pagerag ask "$(DEMO_QUESTION)" --index $(DEMO_INDEX)
 
 test: setup
 	$(PY) -m pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check ingest retriever pipelines tests benchmarks
-	$(VENV)/bin/ruff format --check ingest retriever pipelines tests benchmarks
+	$(VENV)/bin/ruff check ingest retriever pipelines tests benchmarks scripts
+	$(VENV)/bin/ruff format --check ingest retriever pipelines tests benchmarks scripts
 	$(VENV)/bin/mypy ingest retriever pipelines
 
 # Reports and per-mode run files go to runs/ (compare two: pagerag eval --compare A.json B.json).

@@ -1,8 +1,8 @@
-"""Generate pagerag's sample documents (the output is committed next to this script).
+"""Generate pagerag's sample documents (the output is committed in sample_docs/).
 
 Run from the repository root with the project's Python::
 
-    .venv/bin/python sample_docs/make_samples.py
+    .venv/bin/python scripts/make_sample_docs.py
 
 The output is byte-for-byte reproducible (fixed dates, fixed zip timestamps, no random ids),
 so re-running it leaves git and an existing index unchanged. Every fact is fictional and
@@ -25,7 +25,7 @@ from pptx.enum.shapes import MSO_CONNECTOR, MSO_SHAPE
 from pptx.oxml.ns import qn
 from pptx.util import Inches, Pt
 
-OUT = Path(__file__).resolve().parent
+OUT = Path(__file__).resolve().parents[1] / "sample_docs"
 PDF_DATE = "D:20240315090000Z"
 ZIP_DATE = (2024, 3, 15, 9, 0, 0)
 A4 = pymupdf.paper_rect("a4")
