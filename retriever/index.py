@@ -123,6 +123,11 @@ class PageIndex:
                 raise CollectionMismatch(
                     f"{index_dir} was built with models {built_with}, not {dict(models)}: {REINDEX_HINT}"
                 )
+        if meta and meta.get("backend") == "qdrant" and url is None and client is None:
+            raise ConfigError(
+                f"{index_dir} keeps its vectors in a Qdrant server (collection {meta.get('collection')!r}): "
+                "give its URL (--qdrant-url or QDRANT_URL)"
+            )
         if client is not None:
             store = Store(client=client, collection=collection)
         elif url is not None:

@@ -52,6 +52,17 @@ def test_other_models_raise_collection_mismatch(tmp_path: Path) -> None:
         assert index.published_doc_ids() == {"doc-a", "doc-b", "doc-c"}
 
 
+def test_an_index_on_a_server_needs_its_url(tmp_path: Path, embedder: HashEmbedder) -> None:
+    from qdrant_client import QdrantClient
+
+    with PageIndex.open(tmp_path, embedder=embedder, client=QdrantClient(":memory:"), collection="c1"):
+        pass
+    assert json.loads((tmp_path / "index.json").read_text())["backend"] == "qdrant"
+    with pytest.raises(ConfigError, match=r"collection 'c1'.*--qdrant-url"):
+        PageIndex.open(tmp_path, embedder=embedder)
+    assert not (tmp_path / "qdrant").exists()
+
+
 def test_server_collection_with_other_vectors_raises(embedder: HashEmbedder) -> None:
     from qdrant_client import QdrantClient
 
