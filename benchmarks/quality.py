@@ -152,6 +152,7 @@ def dbsf(signals: list[Matrix], mask: Matrix, top: int) -> Matrix:
     for s in signals:
         r = ranks(s)
         keep = r <= top
+        keep &= mask
         vals = np.where(keep, s, np.nan)
         mu, sd = np.nanmean(vals, 1, keepdims=True), np.nanstd(vals, 1, keepdims=True)
         lo, hi = mu - 3 * sd, mu + 3 * sd
@@ -188,11 +189,20 @@ def signals(pages: list[DevPage], queries: list[Query], skip: set[str]) -> dict[
     qtexts = [q.query for q in queries]
     out: dict[str, Matrix] = {}
 
+    key = hashlib.sha1(("\n".join(texts) + "\0" + "\n".join(qtexts)).encode()).hexdigest()[:12]
+    saved = CACHE / "signals" / f"{key}.npz"
+    known: dict[str, Matrix] = dict(np.load(saved)) if saved.exists() else {}
+
     def add(name: str, compute: Callable[[], Matrix]) -> None:
-        if name not in skip:
+        if name in skip:
+            return
+        if name not in known:
             started = time.time()
-            out[name] = compute()
+            known[name] = compute()
             print(f"  signal {name}: {time.time() - started:.0f}s", file=sys.stderr, flush=True)
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(saved, **known)
+        out[name] = known[name]
 
     add("bm25", lambda: bm25_scores(texts, qtexts))
     add(
