@@ -180,11 +180,24 @@ def _citation(prompt: Prompt, n: int) -> Citation:
     return Citation(n, s.source, s.page, s.image_path, s.score)
 
 
-_FOLLOWUP_WORDS_TEXT = """
-    it its it's they them their theirs this that these those he him his she her there same such also
-    too and else other others previous above former latter one ones
-"""
-_FOLLOWUP_WORDS = frozenset(_FOLLOWUP_WORDS_TEXT.split())
+# A follow-up leans on the conversation: it is short, opens like a continuation or points back.
+_OPENERS = ("and", "what about", "how about", "also", "same", "then", "but", "or", "what else", "why")
+_POINTERS = frozenset({"it", "they", "them", "this", "that", "these", "those", "he", "she", "there"})
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether ``question`` likely needs the previous one to be understood.
+
+    Example:
+        >>> is_follow_up("And in 2022?"), is_follow_up("What did the crane lift in its load test?")
+        (True, False)
+    """
+    words = re.findall(r"\w+", question.lower())
+    if len(words) <= 4:
+        return True
+    if " ".join(words).startswith(_OPENERS):
+        return True
+    return len(words) <= 10 and bool(_POINTERS.intersection(words))
 
 
 @dataclass(slots=True)
@@ -208,7 +221,7 @@ class Chat:
     filter: SearchFilter | None = None
     min_score: float | None = None
     history: list[tuple[str, str]] = field(default_factory=list)
-    _standalone: str = ""
+    _topic: str = ""
 
     def ask(self, question: str, *, on_text: Callable[[str], None] | None = None) -> Answer:
         """Answer the next question of the conversation."""
@@ -224,20 +237,18 @@ class Chat:
             search_query=query,
         )
         self.history.append((question, answer.text))
-        self._standalone = query
         return answer
 
     def rewrite(self, question: str) -> str:
         """The standalone form of ``question`` given the conversation so far."""
-        if not self.history:
-            return question
-        if getattr(self.llm, "chat", False) or self.llm.name.startswith("openai:"):
+        if self.history and (getattr(self.llm, "chat", False) or self.llm.name.startswith("openai:")):
             rewritten = self._model_rewrite(question)
             if rewritten:
+                self._topic = rewritten
                 return rewritten
-        words = re.findall(r"\w+", question.lower())
-        if len(words) <= 6 or _FOLLOWUP_WORDS.intersection(words):
-            return f"{question} ({self._standalone})"
+        if self.history and self._topic and is_follow_up(question):
+            return f"{question} ({self._topic})"
+        self._topic = question
         return question
 
     def _model_rewrite(self, question: str) -> str:

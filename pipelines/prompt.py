@@ -88,7 +88,8 @@ def build_prompt(
         if budget - overhead >= _MIN_PAGE_TOKENS * len(kept):
             break
         kept.pop()
-    texts = [_clean(h.text) for h in kept]
+    # No page can use more than ``page_tokens``: drop what lies far beyond before counting.
+    texts = [_clean(h.text[: page_tokens * 16]) for h in kept]
     caps = _share(
         [count_tokens(t) for t in texts],
         budget - sum(count_tokens(_header(i + 1, h)) + 6 + image_tokens for i, h in enumerate(kept)),
@@ -155,11 +156,12 @@ def _cut(text: str, max_tokens: int, count_tokens: Callable[[str], int]) -> str:
         return text
     if max_tokens <= 2:
         return ""
-    chars = len(text) * max_tokens // max(count_tokens(text), 1)
-    while chars > 0:
-        cut = text[:chars].rsplit(None, 1)[0] if " " in text[:chars] else text[:chars]
-        cut = cut.rstrip() + " …"
+    fits, low, high = "", 0, len(text)
+    while low < high:  # the longest prefix that fits, by bisection on characters
+        mid = (low + high + 1) // 2
+        cut = text[:mid].rsplit(None, 1)[0].rstrip() + " …" if " " in text[:mid] else text[:mid] + " …"
         if count_tokens(cut) <= max_tokens:
-            return cut
-        chars = chars * 9 // 10
-    return ""
+            fits, low = cut, mid
+        else:
+            high = mid - 1
+    return fits

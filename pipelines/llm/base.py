@@ -99,5 +99,5 @@ def estimate_tokens(text: str) -> int:
     numbers and code: 3 ASCII characters a token keeps prompts under the limit;
     other characters (CJK, Persian, accents) count one token each.
     """
-    ascii_chars = sum(1 for c in text if c < "\x80")
+    ascii_chars = len(text.encode("ascii", "ignore"))
     return max((ascii_chars // 3) + (len(text) - ascii_chars) + 1, len(text.split()))

@@ -38,9 +38,17 @@ class TinyIndex:
         self.pages = pages
         self.images = images or {}
         self.queries: list[str] = []
+        self.filters: list[SearchFilter | None] = []
+
+    def __enter__(self) -> TinyIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 
     def search(self, query: str, *, k: int = 10, filter: SearchFilter | None = None) -> list[Hit]:
         self.queries.append(query)
+        self.filters.append(filter)
         words = set(re.findall(r"\w+", query.lower()))
         hits = []
         for (source, page), text in self.pages.items():

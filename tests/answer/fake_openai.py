@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ANSWER_PIECES = ["Revenue ", "was $4.2M ", "in 2023 ", "[1]."]
+INVENTED_PIECES = ["Revenue ", "was $4.2M ", "[1][9]."]
 
 
 @dataclass
@@ -68,8 +69,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(body)
 
     def _answer(self, body: dict[str, Any]) -> None:
+        pieces = INVENTED_PIECES if body.get("model") == "invent" else ANSWER_PIECES
         if not body.get("stream"):
-            message = {"role": "assistant", "content": "".join(ANSWER_PIECES)}
+            message = {"role": "assistant", "content": "".join(pieces)}
             choices = [{"index": 0, "message": message, "finish_reason": "stop"}]
             self._json(200, {"id": "x", "object": "chat.completion", "choices": choices})
             return
@@ -77,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
         self._event({"choices": [{"index": 0, "delta": {"role": "assistant"}}]})
-        for i, piece in enumerate(ANSWER_PIECES):
+        for i, piece in enumerate(pieces):
             self._event({"choices": [{"index": 0, "delta": {"content": piece}}]})
             if body.get("model") == "stall" and i == 0:
                 time.sleep(self.state.slow_seconds)
