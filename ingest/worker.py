@@ -27,7 +27,7 @@ from pagerag.ingest.text import normalize, text_quality, usable_chars
 from pagerag.ingest.types import Page, SourceFile
 from PIL import Image
 
-_OPEN: OrderedDict[Path, Any] = OrderedDict()  # PDFs kept open between tasks of one worker
+_OPEN: OrderedDict[tuple[Path, str], Any] = OrderedDict()  # PDFs kept open between tasks, by (path, hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +110,7 @@ def _prepare(job: DocJob, options: IngestOptions) -> Prepared:
     slides: tuple[tuple[str, str], ...] = ()
     if job.kind == "office":
         pdf, slides = _convert(job, options)
-    doc = _open(pdf, options.password if job.kind == "pdf" else None)
+    doc = _open(pdf, job.file.doc_id, options.password if job.kind == "pdf" else None)
     title = pdf_format.pdf_title(doc) if job.kind == "pdf" else ""
     if not title:
         first_text = slides[0][0] if slides else doc[0].get_text("text")
@@ -134,13 +134,14 @@ def _convert(job: DocJob, options: IngestOptions) -> tuple[Path, tuple[tuple[str
     return pdf, slides
 
 
-def _open(pdf: Path, password: str | None) -> Any:
-    doc = _OPEN.get(pdf)
+def _open(pdf: Path, doc_id: str, password: str | None) -> Any:
+    key = (pdf, doc_id)
+    doc = _OPEN.get(key)
     if doc is not None and not doc.is_closed:
-        _OPEN.move_to_end(pdf)
+        _OPEN.move_to_end(key)
         return doc
     doc = pdf_format.open_pdf(pdf, password)
-    _OPEN[pdf] = doc
+    _OPEN[key] = doc
     while len(_OPEN) > 2:
         _, old = _OPEN.popitem(last=False)
         old.close()
@@ -187,7 +188,7 @@ def _pdf_page(
 ) -> Page:
     assert prepared.pdf is not None
     password = options.password if prepared.job.kind == "pdf" else None
-    doc = _open(prepared.pdf, password)
+    doc = _open(prepared.pdf, prepared.job.file.doc_id, password)
     page = doc[number - 1]
     facts = pdf_format.layer(page)
     slide_text, notes = prepared.slides[number - 1] if number <= len(prepared.slides) else ("", "")

@@ -7,6 +7,7 @@ layout facts always come from PyMuPDF.
 from __future__ import annotations
 
 import math
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,9 +51,11 @@ def open_pdf(path: Path, password: str | None = None) -> Any:
     pymupdf = _pymupdf()
     name = display(path)
     try:
-        doc = pymupdf.open(path, filetype="pdf")
+        doc = _open_any_name(pymupdf, path)
+    except OSError as exc:
+        raise UnreadableDocument(name, f"cannot read: {exc.strerror or exc}") from exc
     except Exception as exc:  # MuPDF raises its own FileDataError / RuntimeError kinds
-        raise UnreadableDocument(name, f"corrupt PDF: {_first_line(exc)}") from exc
+        raise UnreadableDocument(name, f"corrupt PDF: {_first_line(exc).replace(str(path), name)}") from exc
     if doc.needs_pass:
         if not password:
             doc.close()
@@ -63,7 +66,33 @@ def open_pdf(path: Path, password: str | None = None) -> Any:
     if doc.page_count == 0:
         doc.close()
         raise UnreadableDocument(name, "PDF has no pages")
+    if doc.is_repaired and _cut_short(path):
+        doc.close()
+        raise UnreadableDocument(name, "truncated PDF (the file ends before its end-of-file marker)")
     return doc
+
+
+def _open_any_name(pymupdf: Any, path: Path) -> Any:
+    """Open ``path`` even when its name is not valid UTF-8 (MuPDF takes UTF-8 names only)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        with tempfile.TemporaryDirectory(prefix="pagerag-pdf-") as tmp:
+            link = Path(tmp) / "document.pdf"
+            link.symlink_to(path.absolute())
+            return pymupdf.open(link, filetype="pdf")  # MuPDF holds the file open: the link can go
+    return pymupdf.open(path, filetype="pdf")
+
+
+def _cut_short(path: Path) -> bool:
+    """No ``%%EOF`` near the end: the file was cut off (a download or copy that stopped)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            fh.seek(max(0, fh.tell() - 4096))
+            return b"%%EOF" not in fh.read()
+    except OSError:
+        return False
 
 
 def pdf_title(doc: Any) -> str:
