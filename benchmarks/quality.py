@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
+import os
 import pickle
 import sys
 import time
@@ -49,7 +50,9 @@ class EmbeddingCache:
                 f"  {self.path.stem}: {i + len(chunk)}/{len(todo)} {time.time() - started:.0f}s",
                 file=sys.stderr,
             )
-            self.path.write_bytes(pickle.dumps(self.data))
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(pickle.dumps(self.data))
+            tmp.replace(self.path)  # atomic: another harness process may read it
         return [self.data[k] for k in keys]
 
 
@@ -126,38 +129,10 @@ def ranks(scores: Matrix) -> Matrix:
     return out + 1
 
 
-def rrf(
-    signals: list[Matrix], weights: list[float] | None = None, k: float = 60, top: int | None = None
-) -> Matrix:
-    weights = weights or [1.0] * len(signals)
-    fused = np.zeros_like(signals[0])
-    for w, s in zip(weights, signals, strict=True):
-        r = ranks(s)
-        contrib = w / (k + r)
-        if top is not None:
-            contrib = np.where(r <= top, contrib, 0.0)
-        fused += contrib
-    return fused
-
-
 def minmax(s: Matrix, mask: Matrix) -> Matrix:
     lo = np.where(mask, s, np.inf).min(1, keepdims=True)
     hi = np.where(mask, s, -np.inf).max(1, keepdims=True)
     return (s - lo) / np.maximum(hi - lo, 1e-9)
-
-
-def dbsf(signals: list[Matrix], mask: Matrix, top: int) -> Matrix:
-    """Qdrant's distribution-based fusion: each prefetch normalised by mean +- 3 std of its top hits."""
-    fused = np.zeros_like(signals[0])
-    for s in signals:
-        r = ranks(s)
-        keep = r <= top
-        keep &= mask
-        vals = np.where(keep, s, np.nan)
-        mu, sd = np.nanmean(vals, 1, keepdims=True), np.nanstd(vals, 1, keepdims=True)
-        lo, hi = mu - 3 * sd, mu + 3 * sd
-        fused += np.where(keep, np.clip((s - lo) / np.maximum(hi - lo, 1e-9), 0, 1), 0.0)
-    return fused
 
 
 def evaluate(scores: Matrix, gold: list[set[int]], mask: Matrix, k: int = 5) -> tuple[float, float]:
@@ -241,35 +216,78 @@ def signals(pages: list[DevPage], queries: list[Query], skip: set[str]) -> dict[
     return out
 
 
-def restrict(scores: Matrix, candidates: Matrix) -> Matrix:
-    return np.where(candidates, scores, -1e9)
-
-
 def top_mask(s: Matrix, mask: Matrix, n: int) -> Matrix:
     return ranks(np.where(mask, s, -np.inf)) <= n
+
+
+def fuse(stages: list[tuple[Matrix, Matrix, float]], k: float) -> tuple[Matrix, Matrix]:
+    """Qdrant's RRF over prefetch stages (scores, members, weight): fused scores and their members."""
+    fused = np.zeros_like(stages[0][0])
+    members = np.zeros(stages[0][0].shape, dtype=bool)
+    for scores, inside, weight in stages:
+        r = ranks(np.where(inside, scores, -np.inf))
+        fused += np.where(inside, weight / (k + r), 0.0)
+        members |= inside
+    return np.where(members, fused, -1e9), members
+
+
+def plan(
+    s: dict[str, Matrix],
+    mask: Matrix,
+    *,
+    n: int = 50,
+    rerank: int = 50,
+    k: float = 60,
+    first: tuple[float, float, float] = (1, 1, 1),
+    final: tuple[float, float, float] | None = None,
+    pooled: str = "pooled16",
+    multi: str = "maxsim",
+) -> Matrix:
+    """The store's hybrid query, emulated.
+
+    prefetch dense/sparse/pooled (top ``n`` each, RRF weights ``first``) -> top ``rerank``
+    -> MaxSim on ``multi``; with ``final`` = (maxsim, sparse, dense) weights, one more RRF
+    of the MaxSim-ranked candidates with the sparse and dense prefetches.
+    """
+    names = ("e5-page", "bm25", pooled)
+    prefetch = [(s[name], top_mask(s[name], mask, n), w) for name, w in zip(names, first, strict=True)]
+    f1, members = fuse([p for p in prefetch if p[2] > 0], k)
+    cand = top_mask(f1, members & mask, rerank) & members
+    ms = np.where(cand, s[multi], -1e9)
+    if final is None:
+        return ms
+    wm, ws, wd = final
+    fused, _ = fuse(
+        [(ms, cand, wm), (prefetch[1][0], prefetch[1][1], ws), (prefetch[0][0], prefetch[0][1], wd)], k
+    )
+    return fused
 
 
 def options(sig: dict[str, Matrix], mask: Matrix, n: int = 50) -> dict[str, Matrix]:
     """Every option as a score matrix (higher is better) within ``mask`` (the search scope)."""
     s = {k: np.where(mask, v, -1e9) for k, v in sig.items()}
+    out = dict(s)
     if "e5-page" not in s:
-        return s
-    cand = top_mask(s["bm25"], mask, n) | top_mask(s["e5-page"], mask, n) | top_mask(s["pooled16"], mask, n)
-    ms = restrict(s["maxsim"], cand)
+        return out
+    both = mask
+    out["rrf bm25+e5 (k60)"] = fuse([(s["bm25"], both, 1), (s["e5-page"], both, 1)], 60)[0]
+    out["rrf bm25+maxsim (k60)"] = fuse([(s["bm25"], both, 1), (s["maxsim"], both, 1)], 60)[0]
+    out["rrf bm25+maxsim+e5 (k60)"] = fuse(
+        [(s["bm25"], both, 1), (s["maxsim"], both, 1), (s["e5-page"], both, 1)], 60
+    )[0]
     nb, nm, nd = (minmax(s[k], mask) for k in ("bm25", "maxsim", "e5-page"))
-    out = {k: s[k] for k in sig}
-    out["rrf bm25+e5 (k60)"] = rrf([s["bm25"], s["e5-page"]])
-    out["rrf bm25+maxsim (k60)"] = rrf([s["bm25"], s["maxsim"]])
-    out["rrf bm25+maxsim+e5 (k60)"] = rrf([s["bm25"], s["maxsim"], s["e5-page"]])
-    for w in ((2, 1, 1), (2, 2, 1), (1, 1, 0.5)):
-        out[f"rrf bm25:maxsim:e5 {w[0]}:{w[1]}:{w[2]} (k60, top{n})"] = restrict(
-            rrf([s["bm25"], ms, s["e5-page"]], list(w), top=n), cand
-        )
-    out[f"prefetch{n} x3 -> maxsim"] = ms
-    out[f"dbsf bm25+maxsim+e5 (top{n})"] = restrict(dbsf([s["bm25"], ms, s["e5-page"]], mask, n), cand)
-    out[f"dbsf bm25+maxsim (top{n})"] = restrict(dbsf([s["bm25"], ms], mask, n), cand)
     out["linear .5 bm25 + .5 maxsim (minmax)"] = 0.5 * nb + 0.5 * nm
     out["linear .4 bm25 + .4 maxsim + .2 e5 (minmax)"] = 0.4 * nb + 0.4 * nm + 0.2 * nd
+    out["plan: rrf(dense,sparse,pooled) 50 -> maxsim"] = plan(s, mask)
+    out["plan: ... -> maxsim, pooled32"] = plan(s, mask, pooled="pooled32")
+    out["plan: ... -> maxsim (pool2 pages)"] = plan(s, mask, multi="maxsim-pool2")
+    out["plan: ... 100 -> maxsim"] = plan(s, mask, n=100, rerank=100)
+    out["plan: first 1:2:1 -> maxsim"] = plan(s, mask, first=(1, 2, 1))
+    for final in ((1, 1, 0), (1, 1, 1), (1, 2, 1), (2, 2, 1), (1, 2, 0)):
+        out[f"plan: ... -> maxsim, final rrf maxsim:sparse:dense {final[0]}:{final[1]}:{final[2]}"] = plan(
+            s, mask, final=final
+        )
+    out["plan: ... -> maxsim, final rrf 1:1:0, k=10"] = plan(s, mask, final=(1, 1, 0), k=10)
     return out
 
 
