@@ -41,6 +41,10 @@ class DirLock:
         except OSError:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
+            if holder == str(os.getpid()):
+                raise IndexLocked(
+                    f"{directory} is already open in this process: close the other PageIndex/Store first"
+                ) from None
             raise IndexLocked(
                 f"{directory} is in use by another process (pid {holder}): an embedded index has one "
                 "writer at a time. Wait for it to finish, or serve concurrent readers from a Qdrant "

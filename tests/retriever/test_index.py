@@ -96,6 +96,14 @@ def test_second_process_gets_index_locked_naming_the_holder(tmp_path: Path) -> N
         assert index.published_doc_ids() == set()
 
 
+def test_opening_twice_in_one_process_says_so(tmp_path: Path) -> None:
+    with (
+        PageIndex.open(tmp_path, embedder=HashEmbedder()),
+        pytest.raises(IndexLocked, match="already open in this process"),
+    ):
+        PageIndex.open(tmp_path, embedder=HashEmbedder())
+
+
 def test_crash_keeps_published_and_discards_pending(tmp_path: Path) -> None:
     child = _child(
         f"""
