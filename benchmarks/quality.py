@@ -296,6 +296,7 @@ def main() -> None:
     parser.add_argument("devsets", nargs="+", type=Path)
     parser.add_argument("--langs", default="eng+deu+fra+spa")
     parser.add_argument("--skip", default="", help="comma-separated signals not to compute")
+    parser.add_argument("--by-modality", default="", help="comma-separated options to break down")
     parser.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     args = parser.parse_args()
     table: dict[str, dict[str, tuple[float, float]]] = {}
@@ -308,6 +309,16 @@ def main() -> None:
             columns.append(column)
             for name, scores in options(sig, mask).items():
                 table.setdefault(name, {})[column] = evaluate(scores, gold, mask)
+        if args.by_modality:
+            print(f"\n{devset.name} doc scope, nDCG@5 by modality", file=sys.stderr)
+            for name in args.by_modality.split(","):
+                scores = options(sig, doc_mask)[name]
+                cells = []
+                for modality in sorted({q.modality for q in queries}):
+                    keep = [i for i, q in enumerate(queries) if q.modality == modality]
+                    got = evaluate(scores[keep], [gold[i] for i in keep], doc_mask[keep])[0]
+                    cells.append(f"{modality or '-'} {got:.3f} (n={len(keep)})")
+                print(f"  {name}: " + ", ".join(cells), file=sys.stderr)
     lines = ["| option | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for name, row in table.items():
         cells = [f"{row[c][0]:.3f} / {row[c][1]:.3f}" if c in row else "" for c in columns]

@@ -43,6 +43,7 @@ class Query:
     doc: str
     pages: tuple[int, ...]
     lang: str
+    modality: str = ""
 
 
 def _pdf_of(path: Path, cache: Path) -> Path:
@@ -137,7 +138,10 @@ def _asdict(page: DevPage) -> dict[str, object]:
 
 def load_queries(devset: Path) -> list[Query]:
     rows = [json.loads(line) for line in (devset / "queries.jsonl").read_text().splitlines() if line.strip()]
-    return [Query(r["id"], r["query"], r["doc"], tuple(r["pages"]), r.get("lang", "")) for r in rows]
+    return [
+        Query(r["id"], r["query"], r["doc"], tuple(r["pages"]), r.get("lang", ""), r.get("modality", ""))
+        for r in rows
+    ]
 
 
 def main() -> None:

@@ -1,0 +1,58 @@
+"""The hybrid search recipe: which prefetches, how they are fused, how the final order is made.
+
+Chosen by measurement (``benchmarks/quality.py``, table in ``docs/bench/quality.md``)
+and carried out by the store as one Qdrant query::
+
+    prefetch dense  (top prefetch) ─┐
+    prefetch sparse (top prefetch) ├─ RRF(rrf_k, weights) ─ top rerank ─ MaxSim on multi ─┐
+    prefetch pooled (top prefetch) ┘                                                       │
+    final (when set): RRF(rrf_k, final) of [MaxSim-ranked, sparse prefetch, dense prefetch] ┘
+
+Every step is a native Qdrant query (``Prefetch``, ``Fusion.Rrf`` with weights,
+multi-vector ``Nearest`` with MaxSim), available in qdrant-edge 0.9 and the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pagerag.ingest.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class HybridRecipe:
+    """How the hybrid query is put together.
+
+    Attributes:
+        prefetch: candidates each first stage (dense, sparse, pooled multi) fetches.
+        rerank: candidates kept after the first fusion for the MaxSim rerank (None: ``prefetch``).
+        rrf_k: the RRF rank constant of both fusions.
+        weights: RRF weights of the dense, sparse and pooled first stages.
+        final: RRF weights (maxsim, sparse, dense) of a last fusion of the MaxSim-ranked
+            candidates with the sparse and dense prefetches; None: the order is pure MaxSim.
+
+    Example:
+        >>> HybridRecipe(prefetch=100).rerank_limit
+        100
+    """
+
+    prefetch: int = 50
+    rerank: int | None = None
+    rrf_k: int = 60
+    weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    final: tuple[float, float, float] | None = (1.0, 2.0, 1.0)
+
+    def __post_init__(self) -> None:
+        if self.prefetch < 1 or (self.rerank is not None and self.rerank < 1) or self.rrf_k < 1:
+            raise ConfigError(f"recipe: prefetch, rerank and rrf_k must be at least 1 ({self})")
+        for name, ws in (("weights", self.weights), ("final", self.final or (1.0,))):
+            if any(w < 0 for w in ws) or not any(w > 0 for w in ws):
+                raise ConfigError(f"recipe: {name} must be non-negative with one above 0 ({ws})")
+
+    @property
+    def rerank_limit(self) -> int:
+        """Candidates the MaxSim rerank sees."""
+        return self.rerank if self.rerank is not None else self.prefetch
+
+
+DEFAULT_RECIPE = HybridRecipe()
