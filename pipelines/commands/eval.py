@@ -147,11 +147,11 @@ def _evaluate(args: argparse.Namespace, modes: list[Mode], models: dict[str, str
             k=args.k,
             llm=llm,
             answer_k=args.answer_k,
-            progress=_progress(err) if show else None,
+            progress=None if args.quiet else _progress(err),
             show_ingest=show,
             on_problem=lambda p: print(f"pagerag eval: skipped {p}", file=sys.stderr),
         )
-    info = {**result.info, "command": "pagerag " + shlex.join(sys.argv[1:]) if sys.argv[1:] else ""}
+    info = {**result.info, "command": _command_line()}
     runs, query_set = result.runs, result.query_set
     run_dir = args.runs or (args.report.parent if args.report else Path("runs"))
     stem = args.report.stem if args.report else datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -185,6 +185,13 @@ def _build_llm(args: argparse.Namespace) -> Any:
     )
 
 
+def _command_line() -> str:
+    """The command as typed, for the record (empty when not run as ``pagerag``, e.g. under pytest)."""
+    if Path(sys.argv[0]).name not in ("pagerag", "__main__.py"):
+        return ""
+    return "pagerag " + shlex.join(sys.argv[1:])
+
+
 def _progress(console: Any) -> Any:
     def report(stage: str, done: int, total: int) -> None:
         if done == total or done % 10 == 0:
@@ -204,5 +211,5 @@ def _compare(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.comparison_json(result), ensure_ascii=False, indent=1))
     else:
-        report.render_comparison(result, Console())
+        report.render_comparison(result, Console(width=None if sys.stdout.isatty() else 160))
     return 0

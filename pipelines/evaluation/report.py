@@ -210,7 +210,8 @@ def to_markdown(
 
 def render_comparison(c: Comparison, console: Console, *, limit: int = 20) -> None:
     """Print metric deltas and the per-query wins and losses of B against A."""
-    table = Table(title=f"{c.label_b} vs {c.label_a} ({len(c.deltas)} shared queries)", title_justify="left")
+    console.print(f"A: {c.label_a}\nB: {c.label_b}", highlight=False)
+    table = Table(title=f"B vs A ({len(c.deltas)} shared queries)", title_justify="left")
     for name, justify in (("metric", "left"), ("A", "right"), ("B", "right"), ("Δ", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for name, (a, b) in c.metrics.items():
