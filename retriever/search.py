@@ -6,6 +6,9 @@
     prefetch sparse (top N) ├─ RRF ─ rerank by full MaxSim on `multi` ─ top k
     prefetch pooled (top N) ┘
 
+optionally (``HybridRecipe.final``) followed by one more weighted RRF of the MaxSim
+ranking with the sparse and dense prefetches.
+
 ``fusion`` stops after RRF, ``multi`` reranks the pooled top N by full MaxSim, and
 ``dense`` / ``sparse`` query one vector. Filters become payload conditions; a source
 glob is resolved against the list of indexed sources (Qdrant has no glob match).
@@ -44,12 +47,15 @@ class HybridRecipe:
         rerank: candidates kept after fusion for the MaxSim rerank (None: ``prefetch``).
         rrf_k: the RRF rank constant.
         weights: RRF weights of the dense, sparse and pooled stages.
+        final: None: the MaxSim rerank is the ranking. (maxsim, sparse, dense) weights: one
+            more RRF of the MaxSim-ranked candidates with the sparse and dense prefetches.
     """
 
     prefetch: int = 50
     rerank: int | None = None
     rrf_k: int = 60
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    final: tuple[float, float, float] | None = None
 
 
 DEFAULT_RECIPE = HybridRecipe()
@@ -108,7 +114,20 @@ def build_stage(
     prefetch = tuple(Stage(q, n) for q, _ in used)
     if mode == "fusion" or multi is None:
         return Stage(rrf, k, prefetch)
-    return Stage(multi, k, (Stage(rrf, max(recipe.rerank or n, k), prefetch),))
+    rerank = max(recipe.rerank or n, k)
+    if recipe.final is None:
+        return Stage(multi, k, (Stage(rrf, rerank, prefetch),))
+    ranked = Stage(multi, rerank, (Stage(rrf, rerank, prefetch),))
+    finals = [(ranked, recipe.final[0]), (sparse, recipe.final[1]), (dense, recipe.final[2])]
+    stages = [
+        (st if isinstance(st, Stage) else Stage(st, n), w) for st, w in finals if st is not None and w > 0
+    ]
+    final_weights = tuple(w for _, w in stages)
+    return Stage(
+        Rrf(recipe.rrf_k, None if all(w == 1.0 for w in final_weights) else final_weights),
+        k,
+        tuple(st for st, _ in stages),
+    )
 
 
 def parse_value(key: str, value: str) -> str | int:

@@ -26,6 +26,17 @@ def test_hybrid_plan_is_prefetch_fuse_rerank() -> None:
     ]  # type: ignore[union-attr]
 
 
+def test_final_fusion_of_maxsim_with_sparse_and_dense() -> None:
+    emb = HashEmbedder()
+    q = emb.embed_queries(["total revenue"])[0]
+    st = build_stage(q, emb.spec, k=5, recipe=HybridRecipe(prefetch=30, rerank=20, final=(2.0, 1.0, 0.0)))
+    assert st is not None and isinstance(st.query, Rrf) and st.query.weights == (2.0, 1.0) and st.limit == 5
+    ranked, sparse = st.prefetch
+    assert (ranked.query.using, ranked.limit) == ("multi", 20)  # type: ignore[union-attr]
+    assert isinstance(ranked.prefetch[0].query, Rrf) and ranked.prefetch[0].limit == 20
+    assert (sparse.query.using, sparse.limit) == ("sparse", 30)  # type: ignore[union-attr]
+
+
 def test_fusion_weights_and_modes() -> None:
     emb = HashEmbedder()
     q = emb.embed_queries(["total revenue"])[0]

@@ -80,6 +80,21 @@ def test_hybrid_score_is_maxsim_and_k_is_respected(filled: PageIndex) -> None:
     assert hits[0].score == pytest.approx(2.0, abs=1e-2)
 
 
+def test_final_fusion_recipe_runs_on_both_backends(filled: PageIndex) -> None:
+    from dataclasses import replace
+
+    from pagerag.retriever.search import HybridRecipe
+
+    before = filled.recipe
+    filled.recipe = replace(HybridRecipe(), final=(1.0, 1.0, 0.5))
+    try:
+        hits = filled.search("balance sheet equity", k=3)
+        assert (hits[0].doc_id, hits[0].page) == ("doc-a", 3) and len(hits) == 3
+        assert 0 < hits[0].score < 1  # an RRF score now, not MaxSim
+    finally:
+        filled.recipe = before
+
+
 def test_filters(filled: PageIndex) -> None:
     q = "annual revenue carbon kickoff"
     assert {h.source for h in filled.search(q, filter=SearchFilter(sources=("slides/kickoff.pptx",)))} == {
