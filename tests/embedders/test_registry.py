@@ -76,3 +76,31 @@ def test_models_command_lists_defaults_and_adapters_with_dims(capsys: pytest.Cap
     assert main(["models"]) == 0
     table = capsys.readouterr().out
     assert "jina-v4" in table and "multi 128" in table and "pagerag[gpu-models]" in table
+
+
+def test_registered_adapter_classes_exist_where_their_modules_are_present() -> None:
+    import importlib
+    import importlib.util
+
+    for info in available():
+        module_name, _, class_name = info.target.partition(":")
+        if importlib.util.find_spec(module_name) is None:
+            continue  # an adapter not written yet: building it raises ModelError
+        assert hasattr(importlib.import_module(module_name), class_name), info.target
+
+
+def test_missing_adapter_or_package_gives_clear_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pagerag.ingest.errors import MissingDependency, ModelError
+    from pagerag.retriever.embedders import registry
+
+    ghosts = (
+        registry.ModelInfo(
+            "ghost", "dense", {"dense": 8}, "", "weights", "pagerag.retriever.embedders.ghost:G", "x"
+        ),
+        registry.ModelInfo("needs-pkg", "dense", {"dense": 8}, "", "weights", "no_such_package_xyz:G", "x"),
+    )
+    monkeypatch.setattr(registry, "_MODELS", (*registry._MODELS, *ghosts))
+    with pytest.raises(ModelError, match="adapter pagerag.retriever.embedders.ghost:G is not available"):
+        build_embedder({"dense": "ghost", "multi": "none", "sparse": "none"})
+    with pytest.raises(MissingDependency, match=r'pip install "pagerag\[gpu-models\]"'):
+        build_embedder({"dense": "needs-pkg", "multi": "none", "sparse": "none"})
