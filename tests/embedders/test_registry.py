@@ -100,7 +100,7 @@ def test_missing_adapter_or_package_gives_clear_errors(monkeypatch: pytest.Monke
         registry.ModelInfo("needs-pkg", "dense", {"dense": 8}, "", "weights", "no_such_package_xyz:G", "x"),
     )
     monkeypatch.setattr(registry, "_MODELS", (*registry._MODELS, *ghosts))
-    with pytest.raises(ModelError, match="adapter pagerag.retriever.embedders.ghost:G is not available"):
+    with pytest.raises(ModelError, match=r"adapter pagerag\.retriever\.embedders\.ghost:G is not available"):
         build_embedder({"dense": "ghost", "multi": "none", "sparse": "none"})
     with pytest.raises(MissingDependency, match=r'pip install "pagerag\[gpu-models\]"'):
         build_embedder({"dense": "needs-pkg", "multi": "none", "sparse": "none"})
