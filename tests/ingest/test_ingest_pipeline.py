@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -205,3 +206,23 @@ def test_a_converter_that_hangs_or_crashes_fails_only_its_file(
     assert report.indexed == 1 and set(reasons) == {"hang.docx", "crash.docx"}
     assert "timed out" in reasons["hang.docx"] and "crashed" in reasons["crash.docx"]
     assert all(len(r.splitlines()) == 1 for r in reasons.values())
+
+
+def test_poppler_renderer_and_latin1_text_files(
+    tmp_path: Path, catalog: Catalog, pdf_factory: Callable[..., Path]
+) -> None:
+    pytest.importorskip("pdf2image")
+    if not shutil.which("pdftoppm"):
+        pytest.skip("poppler-utils is not installed")
+    pdf_factory("a.pdf", pages=1)
+    (tmp_path / "docs" / "legacy.txt").write_bytes("Caf\xe9 cr\xe8me, na\xefve".encode("latin-1"))
+    options = IngestOptions(workers=0, ocr=False, dpi=72, renderer="poppler")
+    report = _run([tmp_path / "docs"], catalog, RecordingSink(), options)
+    assert (report.indexed, report.failed) == (2, ())
+    by_source = {d.source: d.doc_id for d in catalog.documents()}
+    page = catalog.page(by_source["a.pdf"], 1)
+    assert page.image_path is not None
+    from PIL import Image
+
+    assert Image.open(page.image_path).size == (595, 842)  # 72 dpi of an A4 page, drawn by pdftoppm
+    assert catalog.page(by_source["legacy.txt"], 1).text == "Café crème, naïve"
