@@ -122,8 +122,10 @@ def main() -> None:
             )
         shutil.rmtree(long_dir, ignore_errors=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, dpi {args.dpi}, "
-          f"{args.workers} workers; stage rates on one core over the PDFs only")  # fmt: skip
+    when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    print(
+        f"\n{when}, {platform.machine()}, dpi {args.dpi}, {args.workers} workers; stages: one core, PDFs only"
+    )
     print("| corpus | render p/s | text p/s | OCR p/s (pages) | pipeline p/s (pages, s) |")
     print("|---|---|---|---|---|")
     for name, st, rate, pages, secs in rows:
