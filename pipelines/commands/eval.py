@@ -65,6 +65,9 @@ def register(sub: Any) -> None:
         metavar="KIND=NAME",
         help="model for dense/multi/sparse (repeatable; default: the built-in defaults)",
     )
+    parser.add_argument(
+        "--qdrant-url", default=None, help="Qdrant server URL (default $QDRANT_URL; embedded)"
+    )
     parser.add_argument("--answers", action="store_true", help="also run the answer step and score it")
     parser.add_argument(
         "--llm",
@@ -136,7 +139,9 @@ def _evaluate(args: argparse.Namespace, modes: list[Mode], models: dict[str, str
     query_set = load_queries(args.queries)
     index_dir: Path = args.eval_index or Path(".pagerag-eval") / args.docs.resolve().name
     llm = _build_llm(args) if args.answers else None
-    with PageIndex.open(index_dir, models=models) as index:
+    url = args.qdrant_url or os.environ.get("QDRANT_URL") or None
+    api_key = os.environ.get("QDRANT_API_KEY") or None
+    with PageIndex.open(index_dir, models=models, url=url, api_key=api_key) as index:
         result = evaluate(
             query_set,
             args.docs,

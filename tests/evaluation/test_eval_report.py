@@ -142,3 +142,16 @@ def test_report_outputs() -> None:
     report.render(summaries, console, info=info, problems=problems)
     text = console.export_text()
     assert "nDCG@5" in text and "by modality" in text and "skipped q.jsonl:7" in text
+
+
+def test_command_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval"]) == 2
+    assert "--docs" in capsys.readouterr().err
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("")
+    assert main(["eval", str(queries), "--docs", str(tmp_path / "none")]) == 1
+    assert "documents folder not found" in capsys.readouterr().err
+    assert main(["eval", str(queries), "--docs", str(tmp_path), "--modes", "hybrid,bm25"]) == 1
+    assert "unknown mode 'bm25'" in capsys.readouterr().err
+    assert main(["eval", str(queries), "--docs", str(tmp_path), "--model", "dense"]) == 1
+    assert "--model: expected" in capsys.readouterr().err
