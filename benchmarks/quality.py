@@ -249,45 +249,64 @@ def plan(
     -> MaxSim on ``multi``; with ``final`` = (maxsim, sparse, dense) weights, one more RRF
     of the MaxSim-ranked candidates with the sparse and dense prefetches.
     """
-    names = ("e5-page", "bm25", pooled)
-    prefetch = [(s[name], top_mask(s[name], mask, n), w) for name, w in zip(names, first, strict=True)]
-    f1, members = fuse([p for p in prefetch if p[2] > 0], k)
+    stages = {
+        role: (s[name], top_mask(s[name], mask, n))
+        for role, name, w in zip(
+            ("dense", "sparse", "pooled"), ("e5-page", "bm25", pooled), first, strict=True
+        )
+        if w > 0 or (final is not None and role != "pooled")
+    }
+    weights = dict(zip(("dense", "sparse", "pooled"), first, strict=True))
+    f1, members = fuse([(*stages[r], weights[r]) for r in stages if weights[r] > 0], k)
     cand = top_mask(f1, members & mask, rerank) & members
     ms = np.where(cand, s[multi], -1e9)
     if final is None:
         return ms
     wm, ws, wd = final
-    fused, _ = fuse(
-        [(ms, cand, wm), (prefetch[1][0], prefetch[1][1], ws), (prefetch[0][0], prefetch[0][1], wd)], k
-    )
-    return fused
+    last = [(ms, cand, wm)]
+    last += [(*stages[role], w) for role, w in (("sparse", ws), ("dense", wd)) if w > 0]
+    return fuse(last, k)[0]
 
 
-def options(sig: dict[str, Matrix], mask: Matrix, n: int = 50) -> dict[str, Matrix]:
-    """Every option as a score matrix (higher is better) within ``mask`` (the search scope)."""
+def options(sig: dict[str, Matrix], mask: Matrix) -> dict[str, Matrix]:
+    """Every option as a score matrix (higher is better) within ``mask`` (the search scope).
+
+    Options whose signals were skipped are left out.
+    """
     s = {k: np.where(mask, v, -1e9) for k, v in sig.items()}
-    out = dict(s)
-    if "e5-page" not in s:
-        return out
-    both = mask
-    out["rrf bm25+e5 (k60)"] = fuse([(s["bm25"], both, 1), (s["e5-page"], both, 1)], 60)[0]
-    out["rrf bm25+maxsim (k60)"] = fuse([(s["bm25"], both, 1), (s["maxsim"], both, 1)], 60)[0]
-    out["rrf bm25+maxsim+e5 (k60)"] = fuse(
-        [(s["bm25"], both, 1), (s["maxsim"], both, 1), (s["e5-page"], both, 1)], 60
-    )[0]
-    nb, nm, nd = (minmax(s[k], mask) for k in ("bm25", "maxsim", "e5-page"))
-    out["linear .5 bm25 + .5 maxsim (minmax)"] = 0.5 * nb + 0.5 * nm
-    out["linear .4 bm25 + .4 maxsim + .2 e5 (minmax)"] = 0.4 * nb + 0.4 * nm + 0.2 * nd
-    out["plan: rrf(dense,sparse,pooled) 50 -> maxsim"] = plan(s, mask)
-    out["plan: ... -> maxsim, pooled32"] = plan(s, mask, pooled="pooled32")
-    out["plan: ... -> maxsim (pool2 pages)"] = plan(s, mask, multi="maxsim-pool2")
-    out["plan: ... 100 -> maxsim"] = plan(s, mask, n=100, rerank=100)
-    out["plan: first 1:2:1 -> maxsim"] = plan(s, mask, first=(1, 2, 1))
+    nrm = {k: minmax(v, mask) for k, v in s.items()}
+    every = mask
+    built: dict[str, Callable[[], Matrix]] = {
+        "rrf bm25+e5 (k60)": lambda: fuse([(s["bm25"], every, 1), (s["e5-page"], every, 1)], 60)[0],
+        "rrf bm25+maxsim (k60)": lambda: fuse([(s["bm25"], every, 1), (s["maxsim"], every, 1)], 60)[0],
+        "rrf bm25+maxsim+e5 (k60)": lambda: fuse(
+            [(s["bm25"], every, 1), (s["maxsim"], every, 1), (s["e5-page"], every, 1)], 60
+        )[0],
+        "linear .5 bm25 + .5 maxsim (minmax)": lambda: 0.5 * nrm["bm25"] + 0.5 * nrm["maxsim"],
+        "linear .4 bm25 + .4 maxsim + .2 e5 (minmax)": lambda: (
+            0.4 * nrm["bm25"] + 0.4 * nrm["maxsim"] + 0.2 * nrm["e5-page"]
+        ),
+        "plan: rrf(dense,sparse,pooled) 50 -> maxsim": lambda: plan(s, mask),
+        "plan: rrf(sparse,pooled) 50 -> maxsim": lambda: plan(s, mask, first=(0, 1, 1)),
+        "plan: rrf(sparse,pooled) 50 -> maxsim, final rrf maxsim:sparse 1:1": lambda: plan(
+            s, mask, first=(0, 1, 1), final=(1, 1, 0)
+        ),
+        "plan: ... -> maxsim, pooled32": lambda: plan(s, mask, pooled="pooled32"),
+        "plan: ... -> maxsim (pool2 pages)": lambda: plan(s, mask, multi="maxsim-pool2"),
+        "plan: ... -> maxsim (64-d)": lambda: plan(s, mask, multi="maxsim-64d"),
+        "plan: ... 100 -> maxsim": lambda: plan(s, mask, n=100, rerank=100),
+        "plan: first 1:2:1 -> maxsim": lambda: plan(s, mask, first=(1, 2, 1)),
+        "plan: ... -> maxsim, final rrf 1:1:0, k=10": lambda: plan(s, mask, final=(1, 1, 0), k=10),
+    }
     for final in ((1, 1, 0), (1, 1, 1), (1, 2, 1), (2, 2, 1), (1, 2, 0)):
-        out[f"plan: ... -> maxsim, final rrf maxsim:sparse:dense {final[0]}:{final[1]}:{final[2]}"] = plan(
-            s, mask, final=final
-        )
-    out["plan: ... -> maxsim, final rrf 1:1:0, k=10"] = plan(s, mask, final=(1, 1, 0), k=10)
+        name = f"plan: ... -> maxsim, final rrf maxsim:sparse:dense {final[0]}:{final[1]}:{final[2]}"
+        built[name] = lambda final=final: plan(s, mask, final=final)
+    out = dict(s)
+    for name, make in built.items():
+        try:
+            out[name] = make()
+        except KeyError:
+            continue
     return out
 
 
