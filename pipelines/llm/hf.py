@@ -33,6 +33,7 @@ class HFLLM:
         max_new_tokens: the most tokens an answer may take.
         threads: torch CPU threads (None: leave as set).
         image_max_pixels: page images are scaled down to at most this many pixels.
+        stops: more sequences that end an answer (with the prompt's own for base models).
         name: what to call the model in messages.
 
     Example:
@@ -50,6 +51,7 @@ class HFLLM:
         max_new_tokens: int = 256,
         threads: int | None = None,
         image_max_pixels: int = 448 * 448,
+        stops: tuple[str, ...] = (),
         name: str | None = None,
     ) -> None:
         import torch
@@ -60,6 +62,7 @@ class HFLLM:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.max_new_tokens = max_new_tokens
         self.image_max_pixels = image_max_pixels
+        self.stops = stops
         self._lock = threading.Lock()
         path = model
         if gguf_file and cache_dir is not None:
@@ -105,7 +108,7 @@ class HFLLM:
 
     def generate(self, prompt: Prompt, images: Sequence[Path] = (), *, stream: bool = True) -> Iterator[str]:
         inputs = self._inputs(prompt, list(images) or (prompt.images() if self.vision else []))
-        stops = () if self.chat else prompt.stop
+        stops = self.stops + (() if self.chat else prompt.stop)
         pieces = self._stream(inputs, stops) if stream else iter([self._run(inputs, stops)])
         yield from cut_at_stops(pieces, stops)
 

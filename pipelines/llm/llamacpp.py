@@ -33,6 +33,7 @@ class LlamaCppLLM:
         context_tokens: int = 4096,
         max_new_tokens: int = 256,
         threads: int | None = None,
+        stops: tuple[str, ...] = (),
         name: str | None = None,
     ) -> None:
         try:
@@ -48,6 +49,7 @@ class LlamaCppLLM:
         self.name = name or f"gguf:{path}"
         self.context_tokens = context_tokens
         self.max_new_tokens = max_new_tokens
+        self.stops = stops
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
@@ -57,7 +59,7 @@ class LlamaCppLLM:
             prompt.completion,
             max_tokens=self.max_new_tokens,
             temperature=0.0,
-            stop=list(prompt.stop),
+            stop=[*prompt.stop, *self.stops],
             stream=stream,
         )
         if not stream:
