@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -77,6 +78,7 @@ def ingest_paths(
     """
     started = time.perf_counter()
     with _locked(catalog.index_dir):
+        shutil.rmtree(catalog.index_dir / "tmp", ignore_errors=True)  # conversions a killed run left
         recovered = _drop_pending(catalog, sink)
         scan = scan_paths(paths, exclude=[catalog.index_dir])
         failed = list(scan.failed)

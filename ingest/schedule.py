@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -43,13 +44,37 @@ class InlineExecutor(Executor):
         return future
 
 
+class WorkerPool(ProcessPoolExecutor):
+    """A process pool whose workers never import the caller's ``__main__``.
+
+    forkserver and spawn children import the parent's main script so that functions
+    defined there can be unpickled. pagerag's work functions live in
+    :mod:`pagerag.ingest.worker`, and a script without an ``if __name__ == "__main__"``
+    guard (or code piped to ``python -``) would otherwise run again in every worker.
+    Workers start inside ``submit``, so the main module is hidden just around it.
+    """
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        main = sys.modules.get("__main__")
+        if main is None:
+            return super().submit(fn, *args, **kwargs)
+        saved: dict[str, Any] = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+        main.__dict__.pop("__file__", None)
+        main.__dict__["__spec__"] = None
+        try:
+            return super().submit(fn, *args, **kwargs)
+        finally:
+            main.__dict__.pop("__spec__", None)
+            main.__dict__.update(saved)
+
+
 def make_executor(workers: int) -> Executor:
     """A process pool of ``workers`` (forkserver: no fork of a threaded parent), or inline for 0."""
     if workers <= 0:
         return InlineExecutor()
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["pagerag.ingest.worker"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_worker)
+    return WorkerPool(max_workers=workers, mp_context=context, initializer=init_worker)
 
 
 @dataclass

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -226,3 +228,22 @@ def test_poppler_renderer_and_latin1_text_files(
 
     assert Image.open(page.image_path).size == (595, 842)  # 72 dpi of an A4 page, drawn by pdftoppm
     assert catalog.page(by_source["legacy.txt"], 1).text == "Café crème, naïve"
+
+
+def test_worker_processes_do_not_rerun_a_script_without_a_main_guard(
+    tmp_path: Path, pdf_factory: Callable[..., Path]
+) -> None:
+    pdf_factory("a.pdf", pages=2)
+    script = (
+        "from pathlib import Path\n"
+        "from pagerag.ingest.catalog import Catalog\n"
+        "from pagerag.ingest.pipeline import ingest_paths, IngestOptions\n"
+        "from pagerag.ingest.sink import NullSink\n"
+        f"with Catalog.open(Path({str(tmp_path / 'index')!r})) as c:\n"
+        f"    r = ingest_paths([Path({str(tmp_path / 'docs')!r})], catalog=c, sink=NullSink(),\n"
+        "                     options=IngestOptions(workers=1, ocr=False, dpi=72), progress=False)\n"
+        "print('RESULT', r.indexed, len(r.failed))\n"
+    )
+    out = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["RESULT", "1", "0"]  # printed once: the workers did not run the script
