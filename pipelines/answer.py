@@ -22,6 +22,10 @@ from pagerag.pipelines.prompt import build_prompt
 from pagerag.retriever.types import Hit, SearchFilter
 
 NOTHING_FOUND = "No indexed page seems to answer this question."
+# The hybrid retriever's score (MaxSim of MiniLM token vectors, summed over the query's tokens)
+# per query word, under which no devset question had its best page: calibrated on the default
+# models (docs/bench/answers.md). It refuses about 60% of questions about other documents.
+DEFAULT_MIN_RELEVANCE = 0.475
 _CITE = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
 
 
@@ -85,6 +89,7 @@ def ask(
     k: int = 5,
     filter: SearchFilter | None = None,
     min_score: float | None = None,
+    min_relevance: float | None = None,
     on_text: Callable[[str], None] | None = None,
     search_query: str | None = None,
 ) -> Answer:
@@ -98,6 +103,8 @@ def ask(
         filter: restricts the search.
         min_score: the best hit must score at least this, else no LLM is asked and
             the closest pages are listed (``None``: always answer).
+        min_relevance: the same, for the best score divided by the words of the query
+            (:data:`DEFAULT_MIN_RELEVANCE` suits an index built with the default models).
         on_text: called with each piece of the answer as the model streams it.
         search_query: what to search instead of the question (chat rewrites).
 
@@ -113,7 +120,7 @@ def ask(
     query = search_query or question
     hits = tuple(index.search(query, k=k, filter=filter))
     timings = {"retrieve": time.perf_counter() - started}
-    if not hits or (min_score is not None and hits[0].score < min_score):
+    if not hits or not relevant(hits[0], query, min_score=min_score, min_relevance=min_relevance):
         text = nothing_found(hits)
         if on_text is not None:
             on_text(text)
@@ -138,6 +145,16 @@ def ask(
     citations = tuple(_citation(prompt, n) for n in cited)
     timings["total"] = time.perf_counter() - started
     return Answer(question, text, citations, hits, True, dropped, query, timings, llm.name)
+
+
+def relevant(
+    best: Hit, query: str, *, min_score: float | None = None, min_relevance: float | None = None
+) -> bool:
+    """Whether the best hit clears the thresholds (raw score, and score per query word)."""
+    if min_score is not None and best.score < min_score:
+        return False
+    words = max(len(re.findall(r"\w+", query)), 1)
+    return min_relevance is None or best.score / words >= min_relevance
 
 
 def resolve_citations(text: str, sources: int) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
@@ -220,6 +237,7 @@ class Chat:
     k: int = 5
     filter: SearchFilter | None = None
     min_score: float | None = None
+    min_relevance: float | None = None
     history: list[tuple[str, str]] = field(default_factory=list)
     _topic: str = ""
 
@@ -233,6 +251,7 @@ class Chat:
             k=self.k,
             filter=self.filter,
             min_score=self.min_score,
+            min_relevance=self.min_relevance,
             on_text=on_text,
             search_query=query,
         )

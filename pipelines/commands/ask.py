@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pagerag.ingest.errors import ConfigError, PageragError
-from pagerag.pipelines.answer import Answer, Chat, Searcher, ask
+from pagerag.pipelines.answer import DEFAULT_MIN_RELEVANCE, Answer, Chat, Searcher, ask
 from pagerag.pipelines.cli import add_index_option
 from pagerag.pipelines.llm import DEFAULT_LLM, LLM, SPECS, build_llm
 from pagerag.retriever.types import SearchFilter
 
-_FILTER_KEYS = "source, glob, doc, page, page_min, page_max, or any payload field"
+_FILTER_KEYS = "source=PATH or GLOB, doc=HASH, page=N or N-M, or any payload field"
 
 
 def register(sub: Any) -> None:
@@ -62,7 +62,8 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         "--min-score",
         type=float,
         default=None,
-        help="below this best score, list the closest pages instead of answering",
+        help="below this best score, list the closest pages instead of answering "
+        "(default: a threshold calibrated for the default models)",
     )
 
 
@@ -82,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             k=args.k,
             filter=search_filter,
             min_score=args.min_score,
+            min_relevance=_min_relevance(index, args.min_score),
             on_text=_writer(sys.stdout) if stream else None,
         )
     if args.json:
@@ -102,7 +104,14 @@ def run_chat(args: argparse.Namespace) -> int:
     llm = _llm(args)
     interactive = sys.stdin.isatty()
     with _open_index(args.index) as index:
-        chat = Chat(index=index, llm=llm, k=args.k, filter=search_filter, min_score=args.min_score)
+        chat = Chat(
+            index=index,
+            llm=llm,
+            k=args.k,
+            filter=search_filter,
+            min_score=args.min_score,
+            min_relevance=_min_relevance(index, args.min_score),
+        )
         if interactive:
             print("Ask about your documents; an empty line or Ctrl-D ends the chat.")
         while True:
@@ -165,45 +174,10 @@ def print_sources(answer: Answer, out: TextIO, err: TextIO) -> None:
 
 
 def parse_filter(items: list[str]) -> SearchFilter | None:
-    """``--filter key=value`` options as a :class:`SearchFilter` (None when there are none)."""
-    if not items:
-        return None
-    sources: list[str] = []
-    doc_ids: list[str] = []
-    fields: list[tuple[str, str]] = []
-    glob: str | None = None
-    page_min: int | None = None
-    page_max: int | None = None
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip().lower()
-        if not sep or not key or not value:
-            raise ConfigError(f"--filter {item!r}: expected KEY=VALUE with KEY one of {_FILTER_KEYS}")
-        try:
-            if key == "source":
-                sources.append(value)
-            elif key in ("glob", "source_glob"):
-                glob = value
-            elif key in ("doc", "doc_id"):
-                doc_ids.append(value)
-            elif key == "page":
-                page_min = page_max = int(value)
-            elif key == "page_min":
-                page_min = int(value)
-            elif key == "page_max":
-                page_max = int(value)
-            else:
-                fields.append((key, value))
-        except ValueError as exc:
-            raise ConfigError(f"--filter {item!r}: a page number must be an integer") from exc
-    return SearchFilter(
-        sources=tuple(sources),
-        source_glob=glob,
-        doc_ids=tuple(doc_ids),
-        page_min=page_min,
-        page_max=page_max,
-        fields=tuple(fields),
-    )
+    """``--filter key=value`` options (as ``pagerag search`` reads them); None when there are none."""
+    from pagerag.retriever.search import parse_filters
+
+    return parse_filters(items) if items else None
 
 
 def cache_dir() -> Path:
@@ -235,6 +209,16 @@ def _open_index(index_dir: Path) -> Any:
 
     index: Searcher = PageIndex.open(index_dir)
     return index
+
+
+def _min_relevance(index: Any, min_score: float | None) -> float | None:
+    """The calibrated threshold, for an index built with the default models and no --min-score."""
+    if min_score is not None:
+        return None
+    from pagerag.retriever.embedders.registry import DEFAULT_MODELS
+
+    models = getattr(getattr(index, "spec", None), "models", None)
+    return DEFAULT_MIN_RELEVANCE if models == DEFAULT_MODELS else None
 
 
 def _writer(out: TextIO) -> Any:

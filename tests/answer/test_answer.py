@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from pagerag.pipelines.answer import NOTHING_FOUND, Chat, ask, resolve_citations
+from pagerag.pipelines.answer import NOTHING_FOUND, Chat, ask, relevant, resolve_citations
 from pagerag.pipelines.llm import build_llm
 from pagerag.pipelines.llm.base import Prompt
 from pagerag.retriever.types import SearchFilter
@@ -135,3 +135,12 @@ def test_chat_models_rewrite_the_follow_up_themselves(tiny_index: TinyIndex) -> 
     assert "User: What was Fjordlys revenue in 2023?" in rewrite_prompt.user
     assert "Last question: And in Q4?" in rewrite_prompt.user
     assert answer.question == "And in Q4?" and answer.text == "It was $1.4M [1]."
+
+
+def test_relevance_is_the_best_score_per_query_word(tiny_index: TinyIndex) -> None:
+    best = tiny_index.search("Total revenue 2023", k=1)[0]
+    assert relevant(best, "Total revenue 2023", min_relevance=best.score / 3)
+    assert not relevant(best, "Total revenue 2023", min_relevance=best.score / 3 + 0.01)
+    assert not relevant(best, "x", min_score=best.score + 0.01)
+    answer = ask("capital of Mongolia", index=tiny_index, llm=build_llm("none"), min_relevance=0.2)
+    assert not answer.found

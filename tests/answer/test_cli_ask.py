@@ -57,15 +57,15 @@ def test_plain_output_streams_the_answer_then_the_sources(
 
 def test_filters_are_parsed_and_passed(index_dir: Path, tiny_index: TinyIndex) -> None:
     args = ["ask", "test weight", "--index", str(index_dir), "--json", "--filter", "source=crane_memo.pdf"]
-    assert cli.main([*args, "--filter", "page_min=1", "--filter", "lang=en"]) == 0
+    assert cli.main([*args, "--filter", "page=1-3", "--filter", "lang=en"]) == 0
     assert tiny_index.filters[-1] == SearchFilter(
-        sources=("crane_memo.pdf",), page_min=1, fields=(("lang", "en"),)
+        sources=("crane_memo.pdf",), page_min=1, page_max=3, fields=(("lang", "en"),)
     )
 
 
 def test_bad_filter_is_a_usage_error(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["ask", "q", "--index", str(index_dir), "--filter", "page=two"]) == 2
-    assert "page number must be an integer" in capsys.readouterr().err
+    assert "page=N or page=N-M" in capsys.readouterr().err
     assert cli.main(["ask", "q", "--index", str(index_dir), "--filter", "novalue"]) == 2
 
 
