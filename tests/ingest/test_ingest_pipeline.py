@@ -57,6 +57,16 @@ def _run(paths: list[Path], catalog: Catalog, sink: RecordingSink, options: Inge
     return ingest_paths(paths, catalog=catalog, sink=sink, options=options, progress=False)
 
 
+def _one_document(
+    tmp_path: Path, catalog: Catalog, options: IngestOptions, make: Callable[..., Path], name: str = "a.pdf"
+) -> tuple[RecordingSink, DocumentInfo, Path]:
+    path = make(name)
+    sink = RecordingSink()
+    _run([tmp_path / "docs"], catalog, sink, options)
+    (doc,) = catalog.documents()
+    return sink, doc, path
+
+
 def test_second_run_does_nothing_and_pages_keep_their_order(
     tmp_path: Path, catalog: Catalog, fast: IngestOptions, pdf_factory: Callable[..., Path]
 ) -> None:
@@ -83,10 +93,7 @@ def test_second_run_does_nothing_and_pages_keep_their_order(
 def test_a_renamed_file_keeps_its_pages_and_is_not_reembedded(
     tmp_path: Path, catalog: Catalog, fast: IngestOptions, pdf_factory: Callable[..., Path]
 ) -> None:
-    path = pdf_factory("draft.pdf")
-    sink = RecordingSink()
-    _run([tmp_path / "docs"], catalog, sink, fast)
-    (doc,) = catalog.documents()
+    sink, doc, path = _one_document(tmp_path, catalog, fast, pdf_factory, "draft.pdf")
     path.rename(path.with_name("final.pdf"))
     report = _run([tmp_path / "docs"], catalog, sink, fast)
     assert (report.renamed, report.indexed, report.unchanged) == (1, 0, 0)
@@ -144,10 +151,7 @@ def test_identical_copies_are_indexed_once(
 def test_reconcile_drops_half_written_documents_and_resends_lost_ones(
     tmp_path: Path, catalog: Catalog, fast: IngestOptions, pdf_factory: Callable[..., Path]
 ) -> None:
-    pdf_factory("a.pdf")
-    sink = RecordingSink()
-    _run([tmp_path / "docs"], catalog, sink, fast)
-    (doc,) = catalog.documents()
+    sink, doc, _ = _one_document(tmp_path, catalog, fast, pdf_factory)
     # A crash mid-document: pending in the catalog, written but unpublished in the sink.
     half = DocumentInfo("f" * 64, "half.pdf", 2)
     catalog.begin(half, tmp_path / "half.pdf", 10)
@@ -177,10 +181,7 @@ def test_two_worker_processes_give_the_same_pages(
 def test_remove_documents_takes_pages_and_images_away(
     tmp_path: Path, catalog: Catalog, fast: IngestOptions, pdf_factory: Callable[..., Path]
 ) -> None:
-    pdf_factory("a.pdf")
-    sink = RecordingSink()
-    _run([tmp_path / "docs"], catalog, sink, fast)
-    (doc,) = catalog.documents()
+    sink, doc, _ = _one_document(tmp_path, catalog, fast, pdf_factory)
     image = catalog.page(doc.doc_id, 1).image_path
     remove_documents([doc.doc_id], catalog=catalog, sink=sink)
     assert catalog.documents() == [] and sink.published_doc_ids() == set()
