@@ -192,7 +192,11 @@ def _classify(files: Sequence[SourceFile], kinds: dict[Path, str], catalog: Cata
     renames: list[tuple[str, SourceFile]] = []
     skipped: list[FileProblem] = []
     fresh: list[SourceFile] = []
+    seen: set[Path] = set()
     for f in files:
+        if f.path in seen:  # the same file named twice (a folder and a file in it)
+            continue
+        seen.add(f.path)
         holder = claimed.get(f.doc_id)
         if holder is not None and holder.path != f.path:
             skipped.append(FileProblem(display(f.path), f"same content as {holder.source} (indexed once)"))

@@ -68,6 +68,12 @@ def run(args: argparse.Namespace) -> int:
         password=args.password,
         sync=args.sync,
     )
+    if options.ocr and not installed_languages():
+        print(
+            "pagerag ingest: warning: tesseract is not installed: scanned pages and pictures get no text "
+            "(install tesseract-ocr, or pass --ocr-lang none to silence this)",
+            file=sys.stderr,
+        )
     url = args.qdrant_url or os.environ.get("QDRANT_URL") or None
     sink = open_sink(args.index, url)
     try:

@@ -141,7 +141,8 @@ def test_identical_copies_are_indexed_once(
 ) -> None:
     original = pdf_factory("a.pdf")
     (tmp_path / "docs" / "copy.pdf").write_bytes(original.read_bytes())
-    report = _run([tmp_path / "docs"], catalog, RecordingSink(), fast)
+    named_twice = tmp_path / "docs" / ".." / "docs" / "a.pdf"  # the folder and a file in it
+    report = _run([tmp_path / "docs", named_twice], catalog, RecordingSink(), fast)
     assert report.indexed == 1
     assert [(Path(p.path).name, p.reason) for p in report.skipped] == [
         ("copy.pdf", "same content as a.pdf (indexed once)")
