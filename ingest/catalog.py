@@ -79,11 +79,12 @@ class Catalog:
         try:
             index_dir.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(index_dir / "catalog.sqlite", timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA foreign_keys=ON")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'pages'").fetchone() is None:
+                db.execute("PRAGMA journal_mode=WAL")  # readers (search, list) never wait for a writer
+                db.executescript(_SCHEMA)
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         except (OSError, sqlite3.Error) as exc:
             raise PageragError(f"{index_dir}: cannot open the page catalog: {exc}") from exc
         return cls(index_dir, db)
