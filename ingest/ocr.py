@@ -312,16 +312,21 @@ def ocr(image: Image.Image, allowed: Sequence[str], *, hint: str = "", timeout: 
     first = "eng" if "eng" in allowed else allowed[0]
     text = run_tesseract(image, [first], timeout=timeout)
     best = OcrResult(text, first)
-    if usable_chars(text) < 20 or text_quality(text) < 0.5:
+    found = detect_language(text, allowed)
+    # Upside-down or sideways pages read as word-like nonsense without a single common word.
+    wordy_nonsense = found is None and len(_WORD.findall(text)) >= 15
+    if usable_chars(text) < 20 or text_quality(text) < 0.5 or wordy_nonsense:
         rotate, script = orientation_and_script(image, timeout=timeout)
         upright = image.rotate(-rotate, expand=True) if rotate else image
         lang = next((x for x in _SCRIPT_LANGS.get(script, (first,)) if x in allowed), first)
         if rotate or lang != first:
             langs = _with_eng(lang, allowed)
             again = OcrResult(run_tesseract(upright, langs, timeout=timeout), "+".join(langs))
-            best = again if _score(again.text) > _score(best.text) else best
+            if rotate:  # OSD saw the page turned: trust it unless the upright read is much poorer
+                best = again if usable_chars(again.text) >= 0.5 * usable_chars(text) else best
+            else:
+                best = again if _score(again.text) > _score(best.text) else best
         return best
-    found = detect_language(text, allowed)
     if found and found != first:
         langs = _with_eng(found, allowed)
         again = OcrResult(run_tesseract(image, langs, timeout=timeout), "+".join(langs))

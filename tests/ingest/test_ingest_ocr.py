@@ -116,3 +116,10 @@ def test_detect_language_by_script_and_stopwords() -> None:
     assert detect_language("시의회는 학교 예산을 승인했습니다", allowed) == "kor"
     assert detect_language("شورای شهر بودجه مدارس را تصویب کرد", allowed) == "fas"
     assert detect_language("x y", allowed) is None
+
+
+def test_an_upside_down_scan_is_turned_by_osd_before_reading() -> None:
+    lines = [*LINES, "The new cranes worked without a single stop all year.", "Dredging finished in March."]
+    upside_down = text_image(lines).rotate(180, expand=True)
+    result = ocr(upside_down, ["eng", "deu"])
+    assert {"harbour", "container", "cranes", "dredging"} <= _words(result.text)
