@@ -15,16 +15,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from pagerag.pipelines.llm.base import LLM, Prompt
 from pagerag.pipelines.prompt import build_prompt
 from pagerag.retriever.types import Hit, SearchFilter
 
 NOTHING_FOUND = "No indexed page seems to answer this question."
-# The hybrid retriever's score (MaxSim of MiniLM token vectors, summed over the query's tokens)
-# per query word, under which no devset question had its best page: calibrated on the default
-# models (docs/bench/answers.md). It refuses about 60% of questions about other documents.
+# The best page's MaxSim score (``mode="multi"``: MiniLM token vectors, summed over the query's
+# tokens) per query word, under which no devset question had its best page: calibrated on the
+# default models (docs/bench/answers.md); it refuses about 60% of questions about other documents.
+# The hybrid ranking's own scores are fused ranks (RRF), which say nothing about relevance.
 DEFAULT_MIN_RELEVANCE = 0.475
 _CITE = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
 
@@ -103,7 +104,7 @@ def ask(
         filter: restricts the search.
         min_score: the best hit must score at least this, else no LLM is asked and
             the closest pages are listed (``None``: always answer).
-        min_relevance: the same, for the best score divided by the words of the query
+        min_relevance: the same, for :func:`relevance` of the query
             (:data:`DEFAULT_MIN_RELEVANCE` suits an index built with the default models).
         on_text: called with each piece of the answer as the model streams it.
         search_query: what to search instead of the question (chat rewrites).
@@ -120,7 +121,11 @@ def ask(
     query = search_query or question
     hits = tuple(index.search(query, k=k, filter=filter))
     timings = {"retrieve": time.perf_counter() - started}
-    if not hits or not relevant(hits[0], query, min_score=min_score, min_relevance=min_relevance):
+    if (
+        not hits
+        or (min_score is not None and hits[0].score < min_score)
+        or (min_relevance is not None and relevance(index, query, hits, filter) < min_relevance)
+    ):
         text = nothing_found(hits)
         if on_text is not None:
             on_text(text)
@@ -147,14 +152,18 @@ def ask(
     return Answer(question, text, citations, hits, True, dropped, query, timings, llm.name)
 
 
-def relevant(
-    best: Hit, query: str, *, min_score: float | None = None, min_relevance: float | None = None
-) -> bool:
-    """Whether the best hit clears the thresholds (raw score, and score per query word)."""
-    if min_score is not None and best.score < min_score:
-        return False
+def relevance(index: Searcher, query: str, hits: Sequence[Hit], filter: SearchFilter | None = None) -> float:
+    """How well the best page matches ``query``: its MaxSim score per query word.
+
+    Asks the index for its best page by multi-vector MaxSim alone (``mode="multi"``); an
+    index without modes gives its first hit's score.
+    """
     words = max(len(re.findall(r"\w+", query)), 1)
-    return min_relevance is None or best.score / words >= min_relevance
+    try:
+        best = cast(Any, index).search(query, k=1, mode="multi", filter=filter)
+    except TypeError:
+        best = list(hits[:1])
+    return (best[0].score if best else 0.0) / words
 
 
 def resolve_citations(text: str, sources: int) -> tuple[str, tuple[int, ...], tuple[int, ...]]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from pagerag.pipelines.answer import NOTHING_FOUND, Chat, ask, relevant, resolve_citations
+from pagerag.pipelines.answer import NOTHING_FOUND, Chat, ask, relevance, resolve_citations
 from pagerag.pipelines.llm import build_llm
 from pagerag.pipelines.llm.base import Prompt
 from pagerag.retriever.types import SearchFilter
@@ -138,9 +139,25 @@ def test_chat_models_rewrite_the_follow_up_themselves(tiny_index: TinyIndex) -> 
 
 
 def test_relevance_is_the_best_score_per_query_word(tiny_index: TinyIndex) -> None:
-    best = tiny_index.search("Total revenue 2023", k=1)[0]
-    assert relevant(best, "Total revenue 2023", min_relevance=best.score / 3)
-    assert not relevant(best, "Total revenue 2023", min_relevance=best.score / 3 + 0.01)
-    assert not relevant(best, "x", min_score=best.score + 0.01)
+    hits = tiny_index.search("Total revenue 2023", k=1)
+    assert relevance(tiny_index, "Total revenue 2023", hits) == pytest.approx(hits[0].score / 3)
     answer = ask("capital of Mongolia", index=tiny_index, llm=build_llm("none"), min_relevance=0.2)
     assert not answer.found
+    answer = ask("total revenue 2023", index=tiny_index, llm=build_llm("none"), min_relevance=0.2)
+    assert answer.found
+
+
+def test_relevance_asks_the_index_for_its_maxsim_ranking(tiny_index: TinyIndex) -> None:
+    calls: list[dict[str, object]] = []
+
+    class ModeIndex(TinyIndex):
+        def search(
+            self, query: str, *, k: int = 10, filter: SearchFilter | None = None, mode: str = "hybrid"
+        ):  # type: ignore[no-untyped-def]
+            calls.append({"k": k, "mode": mode})
+            hits = super().search(query, k=k, filter=filter)
+            return [replace(h, score=h.score * 10) for h in hits] if mode == "multi" else hits
+
+    index = ModeIndex(tiny_index.pages)
+    assert relevance(index, "Total revenue 2023", []) == pytest.approx(10 / 3)
+    assert calls[-1] == {"k": 1, "mode": "multi"}
