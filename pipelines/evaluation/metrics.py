@@ -7,7 +7,9 @@ pages, recall@k is the share of them found in the top k and nDCG@5 credits each.
 Ties: trec_eval ranks by score and breaks ties by document id (descending), so raw
 retrieval scores that tie would be reordered by name. A run here is a *ranked list*:
 its ranks become strictly decreasing scores (``n, n-1, ..., 1``) before trec_eval sees
-them, so the order the retriever returned is the order evaluated, run to run.
+them, so the order the retriever returned is the order evaluated. Only hits whose retrieval
+scores tie exactly are put in (source, page) order first (``runner.canonical_ties``): the
+engine orders those arbitrarily, and the metrics must not move between identical runs.
 """
 
 from __future__ import annotations

@@ -91,6 +91,10 @@ def cost_lines(info: Mapping[str, Any]) -> list[str]:
         )
     if info.get("models"):
         lines.append("models: " + ", ".join(f"{k}={v}" for k, v in sorted(info["models"].items())))
+    if info.get("recipe"):
+        lines.append("hybrid recipe: " + ", ".join(f"{k}={v}" for k, v in info["recipe"].items()))
+    if info.get("llm"):
+        lines.append(f"answer model: {info['llm']}")
     return lines
 
 

@@ -11,7 +11,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, is_dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -82,11 +82,30 @@ def run_mode(
         except PageragError as exc:
             hits, error = [], f"{type(exc).__name__}: {exc}"
         latency_ms = (time.perf_counter() - start) * 1000.0
-        ranked = tuple(RankedPage(h.source, h.page, float(h.score)) for h in hits[:k])
+        ranked = canonical_ties([RankedPage(h.source, h.page, float(h.score)) for h in hits[:k]])
         results.append(QueryRun(query, ranked, latency_ms, error))
         if progress:
             progress(mode, done, len(queries))
     return ModeRun(mode=mode, scope=scope, k=k, queries=tuple(results), info=dict(info or {}))
+
+
+def canonical_ties(hits: Sequence[RankedPage]) -> tuple[RankedPage, ...]:
+    """Put each run of adjacent hits with exactly equal scores in (source, page) order.
+
+    The engine orders exact ties arbitrarily (RRF scores tie often), which would move
+    metrics between identical runs; everything else keeps the order the retriever returned.
+
+    Example:
+        >>> [h.page for h in canonical_ties([RankedPage("a", 9, 0.5), RankedPage("a", 2, 0.5)])]
+        [2, 9]
+    """
+    out: list[RankedPage] = []
+    start = 0
+    for end in range(1, len(hits) + 1):
+        if end == len(hits) or hits[end].score != hits[start].score:
+            out += sorted(hits[start:end], key=lambda h: (h.source, h.page))
+            start = end
+    return tuple(out)
 
 
 def run_answers(
@@ -203,6 +222,8 @@ def evaluate(
         "created": created.strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
         "models": dict(getattr(spec, "models", None) or {}),
+        "recipe": _as_dict(getattr(index, "recipe", None)),
+        "llm": str(getattr(llm, "name", "")) if llm is not None else "",
         "ingest": ingested.info(),
         "index_size": index_size(index_dir, ingested.page_counts),
     }
@@ -215,6 +236,11 @@ def evaluate(
         at = next((i for i, r in enumerate(runs) if r.mode == "hybrid"), 0)
         runs[at] = attach_answers(runs[at], answers)
     return Evaluation(query_set, tuple(runs), info)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    """A dataclass setting (the hybrid recipe) as a dict for the record; {} for anything else."""
+    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else {}
 
 
 @dataclass(frozen=True, slots=True)

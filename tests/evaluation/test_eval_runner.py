@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 from pagerag.ingest.errors import ModelError
 from pagerag.pipelines.evaluation.queries import EvalQuery
-from pagerag.pipelines.evaluation.runfile import AnswerRecord
-from pagerag.pipelines.evaluation.runner import attach_answers, index_size, run_mode, scope_filter
+from pagerag.pipelines.evaluation.runfile import AnswerRecord, RankedPage
+from pagerag.pipelines.evaluation.runner import (
+    attach_answers,
+    canonical_ties,
+    index_size,
+    run_mode,
+    scope_filter,
+)
 from pagerag.pipelines.evaluation.summary import summarise
 from pagerag.retriever.types import Hit, Mode, SearchFilter
 
@@ -32,7 +38,7 @@ class ScriptedIndex:
         if query == "fail":
             raise ModelError("model crashed")
         pages = [("a.pdf", 3), ("a.pdf", 1), ("b.pdf", 1)] * 5
-        return [Hit(s, p, 1.0, "", None, "id") for s, p in pages]
+        return [Hit(s, p, 1.0 / (i + 1), "", None, "id") for i, (s, p) in enumerate(pages)]
 
 
 Q = (
@@ -84,3 +90,18 @@ def test_index_size(tmp_path: Path) -> None:
     (tmp_path / "catalog.sqlite-wal").write_bytes(b"x" * 10)
     size = index_size(tmp_path, {"a.pdf": 2, "b.pdf": 1})
     assert size == {"total": 1610, "vectors": 1000, "images": 500, "catalog": 110, "documents": 2, "pages": 3}
+
+
+def test_exact_score_ties_get_one_order_and_nothing_else_moves() -> None:
+    hits = [
+        RankedPage("b.pdf", 1, 0.9),
+        RankedPage("z.pdf", 4, 0.5),
+        RankedPage("a.pdf", 7, 0.5),
+        RankedPage("a.pdf", 2, 0.5),
+        RankedPage("c.pdf", 1, 0.7),  # out of score order: stays where the retriever put it
+        RankedPage("c.pdf", 2, 0.1),
+    ]
+    got = [(h.source, h.page) for h in canonical_ties(hits)]
+    assert got == [("b.pdf", 1), ("a.pdf", 2), ("a.pdf", 7), ("z.pdf", 4), ("c.pdf", 1), ("c.pdf", 2)]
+    assert canonical_ties(list(reversed(hits[1:4]))) == canonical_ties(hits[1:4])
+    assert canonical_ties([]) == ()
