@@ -77,8 +77,8 @@ def e5_vectors(texts: list[str], *, query: bool, tag: str = "") -> Matrix:
     return np.stack(cache.get(texts, lambda ts: list(model("e5").embed_texts(ts, query=query)), 16))
 
 
-def minilm_tokens(texts: list[str], *, query: bool) -> list[Matrix]:
-    cache = EmbeddingCache(f"minilm-{'q' if query else 'p'}")
+def minilm_tokens(texts: list[str], *, query: bool, tag: str = "") -> list[Matrix]:
+    cache = EmbeddingCache(f"minilm-{'q' if query else 'p'}{tag}")
     got = cache.get(
         texts, lambda ts: [v.astype(np.float16) for v in model("minilm").token_vectors(ts, query=query)]
     )
@@ -190,6 +190,8 @@ def signals(pages: list[DevPage], queries: list[Query], skip: set[str]) -> dict[
     pm = minilm_tokens(texts, query=False)
     qm = minilm_tokens(qtexts, query=True)
     add("maxsim", lambda: maxsim_scores(pm, qm))
+    qm2 = minilm_tokens(qtexts, query=True, tag="-content")
+    add("maxsim-q-content", lambda: maxsim_scores(pm, qm2))
     add("maxsim-64d", lambda: maxsim_scores([truncate(m, 64) for m in pm], [truncate(m, 64) for m in qm]))
     add("maxsim-pool2", lambda: maxsim_scores([pool_hierarchical(m, 2) for m in pm], qm))
     add("maxsim-pool3", lambda: maxsim_scores([pool_hierarchical(m, 3) for m in pm], qm))
@@ -217,7 +219,7 @@ def signals(pages: list[DevPage], queries: list[Query], skip: set[str]) -> dict[
 
 
 def top_mask(s: Matrix, mask: Matrix, n: int) -> Matrix:
-    return ranks(np.where(mask, s, -np.inf)) <= n
+    return (ranks(np.where(mask, s, -np.inf)) <= n) & mask
 
 
 def fuse(stages: list[tuple[Matrix, Matrix, float]], k: float) -> tuple[Matrix, Matrix]:
@@ -231,6 +233,21 @@ def fuse(stages: list[tuple[Matrix, Matrix, float]], k: float) -> tuple[Matrix, 
     return np.where(members, fused, -1e9), members
 
 
+def dbsf(stages: list[tuple[Matrix, Matrix, float]]) -> Matrix:
+    """Qdrant's distribution-based score fusion: each stage's scores over its own hits scaled by
+    mean +- 3 std to [0, 1] (clipped), summed; a point missing from a stage gets 0 there."""
+    fused = np.zeros_like(stages[0][0])
+    members = np.zeros(stages[0][0].shape, dtype=bool)
+    for scores, inside, weight in stages:
+        vals = np.where(inside, scores, np.nan)
+        mu, sd = np.nanmean(vals, 1, keepdims=True), np.nanstd(vals, 1, keepdims=True)
+        low = mu - 3 * sd
+        scaled = np.clip((scores - low) / np.maximum(6 * sd, 1e-9), 0, 1)
+        fused += np.where(inside, weight * scaled, 0.0)
+        members |= inside
+    return np.where(members, fused, -1e9)
+
+
 def plan(
     s: dict[str, Matrix],
     mask: Matrix,
@@ -242,6 +259,7 @@ def plan(
     final: tuple[float, float, float] | None = None,
     pooled: str = "pooled16",
     multi: str = "maxsim",
+    final_kind: str = "rrf",
 ) -> Matrix:
     """The store's hybrid query, emulated.
 
@@ -249,12 +267,12 @@ def plan(
     -> MaxSim on ``multi``; with ``final`` = (maxsim, sparse, dense) weights, one more RRF
     of the MaxSim-ranked candidates with the sparse and dense prefetches.
     """
+    later = dict(zip(("maxsim", "sparse", "dense"), final or (0, 0, 0), strict=True))
+    roles = zip(("dense", "sparse", "pooled"), ("e5-page", "bm25", pooled), first, strict=True)
     stages = {
         role: (s[name], top_mask(s[name], mask, n))
-        for role, name, w in zip(
-            ("dense", "sparse", "pooled"), ("e5-page", "bm25", pooled), first, strict=True
-        )
-        if w > 0 or (final is not None and role != "pooled")
+        for role, name, w in roles
+        if w > 0 or later.get(role, 0) > 0
     }
     weights = dict(zip(("dense", "sparse", "pooled"), first, strict=True))
     f1, members = fuse([(*stages[r], weights[r]) for r in stages if weights[r] > 0], k)
@@ -265,7 +283,7 @@ def plan(
     wm, ws, wd = final
     last = [(ms, cand, wm)]
     last += [(*stages[role], w) for role, w in (("sparse", ws), ("dense", wd)) if w > 0]
-    return fuse(last, k)[0]
+    return dbsf(last) if final_kind == "dbsf" else fuse(last, k)[0]
 
 
 def options(sig: dict[str, Matrix], mask: Matrix) -> dict[str, Matrix]:
@@ -298,6 +316,24 @@ def options(sig: dict[str, Matrix], mask: Matrix) -> dict[str, Matrix]:
         "plan: first 1:2:1 -> maxsim": lambda: plan(s, mask, first=(1, 2, 1)),
         "plan: ... -> maxsim, final rrf 1:1:0, k=10": lambda: plan(s, mask, final=(1, 1, 0), k=10),
     }
+    built["plan: rrf(sparse,pooled) 50 -> maxsim, final dbsf maxsim+sparse"] = lambda: plan(
+        s, mask, first=(0, 1, 1), final=(1, 1, 0), final_kind="dbsf"
+    )
+    built["plan: rrf(dense,sparse,pooled) 50 -> maxsim, final dbsf maxsim+sparse"] = lambda: plan(
+        s, mask, final=(1, 1, 0), final_kind="dbsf"
+    )
+    built["plan: ... 100 -> maxsim, final dbsf maxsim+sparse"] = lambda: plan(
+        s, mask, n=100, rerank=100, final=(1, 1, 0), final_kind="dbsf"
+    )
+    built["plan: ... -> maxsim, final dbsf maxsim+sparse+dense"] = lambda: plan(
+        s, mask, final=(1, 1, 1), final_kind="dbsf"
+    )
+    built["plan: ... -> maxsim (pool2 pages), final dbsf maxsim+sparse+dense"] = lambda: plan(
+        s, mask, multi="maxsim-pool2", final=(1, 1, 1), final_kind="dbsf"
+    )
+    built["plan: ... -> maxsim (pool2 pages), final dbsf maxsim+sparse"] = lambda: plan(
+        s, mask, multi="maxsim-pool2", final=(1, 1, 0), final_kind="dbsf"
+    )
     for final in ((1, 1, 0), (1, 1, 1), (1, 2, 1), (2, 2, 1), (1, 2, 0)):
         name = f"plan: ... -> maxsim, final rrf maxsim:sparse:dense {final[0]}:{final[1]}:{final[2]}"
         built[name] = lambda final=final: plan(s, mask, final=final)
@@ -315,7 +351,7 @@ def main() -> None:
     parser.add_argument("devsets", nargs="+", type=Path)
     parser.add_argument("--langs", default="eng+deu+fra+spa")
     parser.add_argument("--skip", default="", help="comma-separated signals not to compute")
-    parser.add_argument("--by-modality", default="", help="comma-separated options to break down")
+    parser.add_argument("--by-modality", default="", help="options to break down, separated by ;")
     parser.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     args = parser.parse_args()
     table: dict[str, dict[str, tuple[float, float]]] = {}
@@ -330,7 +366,7 @@ def main() -> None:
                 table.setdefault(name, {})[column] = evaluate(scores, gold, mask)
         if args.by_modality:
             print(f"\n{devset.name} doc scope, nDCG@5 by modality", file=sys.stderr)
-            for name in args.by_modality.split(","):
+            for name in args.by_modality.split(";"):
                 scores = options(sig, doc_mask)[name]
                 cells = []
                 for modality in sorted({q.modality for q in queries}):

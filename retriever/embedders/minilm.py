@@ -68,6 +68,7 @@ class MiniLMTokenEmbedder:
         self.batch_tokens = batch_tokens
         self.pool_group = pool_group
         self._skip = _punctuation_ids(self._tokenizer)
+        self._query_skip = self._skip | _stopword_ids(self._tokenizer)
 
     @property
     def spec(self) -> EmbedderSpec:
@@ -90,7 +91,11 @@ class MiniLMTokenEmbedder:
                 windows.append((i, seq[start : start + content]))
         states = self._forward([w for _, w in windows])
         parts: list[list[FloatArray]] = [[] for _ in texts]
-        for (i, _), rows in zip(windows, states, strict=True):
+        for (i, window), rows in zip(windows, states, strict=True):
+            if query:
+                # Stop words and punctuation are read (context) but not matched.
+                keep = [j for j, t in enumerate(window) if t not in self._query_skip]
+                rows = rows[keep] if keep else rows
             parts[i].append(rows)
         return [normalize(np.concatenate(p)) if p else np.zeros((0, MINILM_DIM), np.float32) for p in parts]
 
@@ -137,6 +142,13 @@ class MiniLMTokenEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> list[Embedding]:
         return self._embeddings(texts, query=True)
+
+
+def _stopword_ids(tokenizer: Any) -> frozenset[int]:
+    """Vocabulary ids of whole-word tokens that are stop words."""
+    from pagerag.retriever.embedders.stopwords import STOPWORDS
+
+    return frozenset(i for tok, i in tokenizer.get_vocab().items() if tok in STOPWORDS)
 
 
 def _punctuation_ids(tokenizer: Any) -> frozenset[int]:

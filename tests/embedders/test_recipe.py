@@ -11,7 +11,9 @@ def test_default_recipe_prefetches_three_stages_and_fuses_maxsim_with_sparse() -
     assert DEFAULT_RECIPE.prefetch >= 10
     assert DEFAULT_RECIPE.rerank_limit == DEFAULT_RECIPE.prefetch
     assert len(DEFAULT_RECIPE.weights) == 3
-    assert DEFAULT_RECIPE.final is not None and DEFAULT_RECIPE.final[1] > 0
+    assert DEFAULT_RECIPE.final is not None and DEFAULT_RECIPE.final[:2] == (1.0, 1.0)
+    assert DEFAULT_RECIPE.final_fusion == "dbsf"
+    assert HybridRecipe(final=(1.0, 2.0, 1.0), final_fusion="rrf").final == (1.0, 2.0, 1.0)
 
 
 def test_rerank_limit_and_immutability() -> None:
@@ -30,6 +32,8 @@ def test_rerank_limit_and_immutability() -> None:
         {"weights": (0.0, 0.0, 0.0)},
         {"weights": (1.0, -1.0, 1.0)},
         {"final": (0.0, 0.0, 0.0)},
+        {"final": (1.0, 2.0, 1.0), "final_fusion": "dbsf"},
+        {"final_fusion": "sum"},
     ],
 )
 def test_bad_recipes_raise_config_error(kwargs: dict[str, object]) -> None:
