@@ -108,3 +108,21 @@ def test_packaged_gemma_answers_the_demo_question_from_the_chart_page(tmp_path: 
     assert "Question:" not in answer.text and "<source" not in answer.text
     assert all(1 <= c.n <= 2 for c in answer.citations)
     assert any(f.name == "config.json" for f in cache.rglob("config.json")), "the conversion is cached"
+
+
+@pytest.mark.gpu
+def test_local_models_run_on_cuda_in_bf16(tiny_dir: Path, tmp_path: Path) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    vlm = HFLLM(str(tiny_dir / "vlm"), max_new_tokens=6)
+    assert vlm.device == "cuda" and next(vlm._model.parameters()).dtype == torch.bfloat16
+    hits = _hits(tmp_path)
+    prompt = build_prompt("What was revenue?", hits, context_tokens=1024, max_new_tokens=6)
+    assert vlm._inputs(prompt, prompt.images())["pixel_values"].device.type == "cuda"
+    streamed = "".join(vlm.generate(prompt, prompt.images(), stream=True))
+    assert streamed and streamed == "".join(vlm.generate(prompt, prompt.images(), stream=False))
+    chat = HFLLM(str(tiny_dir / "chat"), max_new_tokens=6)
+    assert chat.device == "cuda" and chat.context_tokens == 1024, "no CPU cap on a GPU"
+    assert "".join(chat.generate(prompt, stream=True))
