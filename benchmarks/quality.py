@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from pagerag.retriever.embedders.minilm import _stopword_ids
 from pagerag.retriever.maxsim import maxsim_many, normalize, pool_hierarchical, pool_mean, truncate
 from quality_data import CACHE, DevPage, Query, load_pages, load_queries
 
@@ -79,6 +80,8 @@ def e5_vectors(texts: list[str], *, query: bool, tag: str = "") -> Matrix:
 
 def minilm_tokens(texts: list[str], *, query: bool, tag: str = "") -> list[Matrix]:
     cache = EmbeddingCache(f"minilm-{'q' if query else 'p'}{tag}")
+    minilm = model("minilm")
+    minilm._query_skip = minilm._skip | _stopword_ids(minilm._tokenizer) if tag == "-content" else frozenset()
     got = cache.get(
         texts, lambda ts: [v.astype(np.float16) for v in model("minilm").token_vectors(ts, query=query)]
     )

@@ -33,6 +33,8 @@ class MiniLMTokenEmbedder:
             it was trained on 256).
         batch_tokens: padded tokens per forward pass (memory bound of one batch).
         pool_group: rows averaged into one row of the pooled first-stage multi-vector.
+        match_query_stopwords: False drops the rows of query stop words and punctuation
+            (still read as context) from the query multi-vector.
 
     Example:
         >>> emb = MiniLMTokenEmbedder()  # doctest: +SKIP
@@ -49,6 +51,7 @@ class MiniLMTokenEmbedder:
         window: int = 256,
         batch_tokens: int = 8192,
         pool_group: int = POOL_GROUP,
+        match_query_stopwords: bool = True,
     ) -> None:
         try:
             import torch  # noqa: F401
@@ -68,7 +71,9 @@ class MiniLMTokenEmbedder:
         self.batch_tokens = batch_tokens
         self.pool_group = pool_group
         self._skip = _punctuation_ids(self._tokenizer)
-        self._query_skip = self._skip | _stopword_ids(self._tokenizer)
+        self._query_skip = (
+            frozenset() if match_query_stopwords else self._skip | _stopword_ids(self._tokenizer)
+        )
 
     @property
     def spec(self) -> EmbedderSpec:
@@ -92,7 +97,7 @@ class MiniLMTokenEmbedder:
         states = self._forward([w for _, w in windows])
         parts: list[list[FloatArray]] = [[] for _ in texts]
         for (i, window), rows in zip(windows, states, strict=True):
-            if query:
+            if query and self._query_skip:
                 # Stop words and punctuation are read (context) but not matched.
                 keep = [j for j, t in enumerate(window) if t not in self._query_skip]
                 rows = rows[keep] if keep else rows
