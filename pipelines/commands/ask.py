@@ -1,5 +1,7 @@
 """`pagerag ask` and `pagerag chat`: answers from the index's pages, with their sources.
 
+    pagerag ask "What was revenue in 2023?" [--index DIR] [-k 5] [--llm SPEC] [--json] [--no-stream]
+
 The LLM comes from ``--llm`` or ``$PAGERAG_LLM`` (default: the measured best offline
 answerer); an OpenAI-compatible server from ``--llm-url`` or ``$PAGERAG_LLM_URL`` with
 the key in ``$PAGERAG_LLM_KEY`` or ``$OPENAI_API_KEY``; local models are cached in
@@ -48,6 +50,9 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"answer model: {', '.join(SPECS)} (default $PAGERAG_LLM or {DEFAULT_LLM})",
     )
+    parser.add_argument(
+        "--qdrant-url", default=None, help="Qdrant server URL (default $QDRANT_URL; embedded)"
+    )
     parser.add_argument("--llm-url", default=None, help="OpenAI-compatible server (default $PAGERAG_LLM_URL)")
     parser.add_argument("--llm-images", action="store_true", help="send page images (vision models)")
     parser.add_argument("--llm-timeout", type=float, default=120.0, help="seconds per LLM request")
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"pagerag ask: {exc}", file=sys.stderr)
         return 2
     llm = _llm(args)
-    with _open_index(args.index) as index:
+    with _open_index(args.index, args.qdrant_url) as index:
         stream = not (args.json or args.no_stream)
         answer = ask(
             args.question,
@@ -103,7 +108,7 @@ def run_chat(args: argparse.Namespace) -> int:
         return 2
     llm = _llm(args)
     interactive = sys.stdin.isatty()
-    with _open_index(args.index) as index:
+    with _open_index(args.index, args.qdrant_url) as index:
         chat = Chat(
             index=index,
             llm=llm,
@@ -200,14 +205,13 @@ def _llm(args: argparse.Namespace) -> LLM:
     )
 
 
-def _open_index(index_dir: Path) -> Any:
-    if not index_dir.exists():
-        raise ConfigError(
-            f"{index_dir}: no index here; run `pagerag ingest FOLDER --index {index_dir}` first"
-        )
+def _open_index(index_dir: Path, qdrant_url: str | None) -> Any:
+    url = qdrant_url or os.environ.get("QDRANT_URL") or None
+    if url is None and not index_dir.exists():
+        raise ConfigError(f"{index_dir}: no index here; run `pagerag ingest FOLDER --index {index_dir}`")
     from pagerag.retriever.index import PageIndex
 
-    index: Searcher = PageIndex.open(index_dir)
+    index: Searcher = PageIndex.open(index_dir, url=url, api_key=os.environ.get("QDRANT_API_KEY") or None)
     return index
 
 

@@ -23,7 +23,7 @@ def index_dir(tmp_path: Path, tiny_index: TinyIndex, monkeypatch: pytest.MonkeyP
     """The CLI opens this tiny index instead of a PageIndex (the CLI logic is under test here)."""
     path = tmp_path / "index"
     path.mkdir()
-    monkeypatch.setattr(ask_command, "_open_index", lambda _: tiny_index)
+    monkeypatch.setattr(ask_command, "_open_index", lambda *_: tiny_index)
     monkeypatch.delenv("PAGERAG_LLM", raising=False)
     return path
 
