@@ -126,3 +126,52 @@ def test_local_models_run_on_cuda_in_bf16(tiny_dir: Path, tmp_path: Path) -> Non
     chat = HFLLM(str(tiny_dir / "chat"), max_new_tokens=6)
     assert chat.device == "cuda" and chat.context_tokens == 1024, "no CPU cap on a GPU"
     assert "".join(chat.generate(prompt, stream=True))
+
+
+def test_gguf_goes_to_llama_cpp_when_it_is_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Dispatch and prompt handling only: llama-cpp-python itself is an optional extra not installed here."""
+    import sys
+    import types
+
+    from pagerag.pipelines.llm import llamacpp
+
+    seen: dict[str, object] = {}
+
+    class Llama:  # the slice of llama_cpp.Llama that LlamaCppLLM uses
+        def __init__(self, path: str, n_ctx: int, n_threads: int | None, verbose: bool) -> None:
+            seen["init"] = (path, n_ctx)
+
+        def tokenize(self, data: bytes, add_bos: bool = False) -> list[bytes]:
+            return data.split()
+
+        def __call__(self, prompt: str, **kw: object) -> object:
+            seen.update(kw, prompt=prompt)
+            if kw["stream"]:
+                return iter([{"choices": [{"text": "$4.2M "}]}, {"choices": [{"text": "[1]"}]}])
+            return {"choices": [{"text": "$4.2M [1]"}]}
+
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    monkeypatch.setattr(llamacpp, "available", lambda: True)
+    monkeypatch.setitem(sys.modules, "llama_cpp", types.SimpleNamespace(Llama=Llama))
+    llm = build_llm(f"gguf:{gguf}", max_new_tokens=20)
+    assert isinstance(llm, llamacpp.LlamaCppLLM) and seen["init"] == (str(gguf), 4096)
+    assert llm.count_tokens("a b c") == 3
+    prompt = build_prompt(
+        "revenue?", [make_hit("a.pdf", 1, "Revenue $4.2M")], context_tokens=4096, max_new_tokens=20
+    )
+    assert "".join(llm.generate(prompt, stream=True)) == "$4.2M [1]"
+    assert "".join(llm.generate(prompt, stream=False)) == "$4.2M [1]"
+    assert seen["prompt"] == prompt.completion and seen["max_tokens"] == 20 and seen["temperature"] == 0.0
+    assert "\nQuestion:" in seen["stop"]  # type: ignore[operator]
+
+
+def test_llama_cpp_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    from pagerag.ingest.errors import MissingDependency
+    from pagerag.pipelines.llm.llamacpp import LlamaCppLLM
+
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    with pytest.raises(MissingDependency, match=r'pip install "pagerag\[llamacpp\]"'):
+        LlamaCppLLM(tmp_path / "model.gguf")
