@@ -76,6 +76,11 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--llm-url", default=None, help="OpenAI-compatible server (default $PAGERAG_LLM_URL)")
     parser.add_argument("--answer-k", type=int, default=5, help="pages given to the answer step (default 5)")
+    parser.add_argument(
+        "--no-ingest",
+        action="store_true",
+        help="evaluate the index as it is: do not ingest DOCS (queries on documents it lacks are set aside)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--report", type=Path, help="also write a Markdown report to this file")
     parser.add_argument(
@@ -91,10 +96,15 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.compare:
         return _compare(args)
-    if args.queries is None or args.docs is None:
+    if args.queries is None or (args.docs is None and not args.no_ingest):
         print("pagerag eval: give QUERIES.jsonl and --docs DIR (or --compare A.json B.json)", file=sys.stderr)
         return 2
-    if not args.docs.is_dir():
+    if args.docs is None:
+        if args.eval_index is None:
+            print("pagerag eval: --no-ingest without --docs needs --index DIR", file=sys.stderr)
+            return 2
+        args.docs = Path(".")
+    elif not args.docs.is_dir():
         raise ConfigError(f"{args.docs}: documents folder not found")
     if args.k < 1 or args.answer_k < 1:
         raise ConfigError("-k and --answer-k must be at least 1")
@@ -154,6 +164,7 @@ def _evaluate(args: argparse.Namespace, modes: list[Mode], models: dict[str, str
             answer_k=args.answer_k,
             progress=None if args.quiet else _progress(err),
             show_ingest=show,
+            ingest=not args.no_ingest,
             on_problem=lambda p: print(f"pagerag eval: skipped {p}", file=sys.stderr),
         )
     info = {**result.info, "command": _command_line()}

@@ -176,6 +176,7 @@ def evaluate(
     ingest_options: Any = None,
     progress: Progress | None = None,
     show_ingest: bool = False,
+    ingest: bool = True,
     on_problem: Callable[[QueryProblem], None] | None = None,
 ) -> Evaluation:
     """Ingest ``docs`` into ``index`` if needed, then run the query set in every mode (and answer).
@@ -193,6 +194,7 @@ def evaluate(
         ingest_options: ``IngestOptions`` (None: defaults).
         progress: called after each query.
         show_ingest: show ingestion's progress bar.
+        ingest: False evaluates the index as it is (queries on documents it lacks are set aside).
         on_problem: called for each query set aside (unknown document, missing page, bad line).
 
     Raises:
@@ -205,9 +207,13 @@ def evaluate(
     if scope not in SCOPES:
         raise ConfigError(f"unknown scope {scope!r} (expected one of {', '.join(SCOPES)})")
     created = datetime.now(UTC)
-    ingested = ingest_docs(
-        docs, index_dir=index_dir, sink=index, options=ingest_options, progress=show_ingest
-    )
+    if ingest:
+        ingested = ingest_docs(
+            docs, index_dir=index_dir, sink=index, options=ingest_options, progress=show_ingest
+        )
+    else:
+        counts = {d.source: d.pages for d in index.documents()}
+        ingested = IngestResult(counts, {}, 0.0, 0)
     query_set = check_documents(query_set, ingested.page_counts, failed=ingested.failed)
     for problem in query_set.problems:
         if on_problem:
@@ -224,7 +230,7 @@ def evaluate(
         "models": dict(getattr(spec, "models", None) or {}),
         "recipe": _as_dict(getattr(index, "recipe", None)),
         "llm": str(getattr(llm, "name", "")) if llm is not None else "",
-        "ingest": ingested.info(),
+        "ingest": ingested.info() if ingest else {},
         "index_size": index_size(index_dir, ingested.page_counts),
     }
     runs = [

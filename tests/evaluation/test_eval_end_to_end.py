@@ -99,6 +99,10 @@ def test_evaluate_ingests_searches_scopes_and_reproduces(tmp_path: Path) -> None
             load_queries(queries), docs, index=index, index_dir=index_dir, modes=["sparse"], scope="doc"
         )
         again = evaluate(load_queries(queries), docs, index=index, index_dir=index_dir, modes=["hybrid"])
+        (docs / "new.pdf").write_bytes((docs / "solar.pdf").read_bytes())
+        as_is = evaluate(
+            load_queries(queries), docs, index=index, index_dir=index_dir, modes=["sparse"], ingest=False
+        )
     assert [(p.line, p.query_id) for p in ev.query_set.problems] == [(3, ""), (7, "x1"), (8, "x2")]
     assert problems[2].endswith("queries.jsonl:8 (x2): page 9 not in 'solar.pdf' (2 pages)")
     assert "unknown document 'missing.pdf'" in problems[1]
@@ -121,6 +125,9 @@ def test_evaluate_ingests_searches_scopes_and_reproduces(tmp_path: Path) -> None
     scores = summarise(ev.runs[2]).answers
     assert scores is not None and scores.n == 2 and scores.cited_rate == 1.0
     assert 0.0 < scores.citation_precision <= 1.0
+    # --no-ingest: the index as it is (new.pdf not taken in), same page counts, no ingest costs.
+    assert as_is.info["ingest"] == {} and as_is.info["index_size"]["pages"] == 5
+    assert [(p.line, p.query_id) for p in as_is.query_set.problems] == [(3, ""), (7, "x1"), (8, "x2")]
     first = save_run(ev.runs[2], tmp_path / "a.json")
     second = save_run(again.runs[0], tmp_path / "b.json")
     assert _hits(first) == _hits(second)
