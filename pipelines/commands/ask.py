@@ -14,11 +14,12 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 from pagerag.ingest.errors import ConfigError, PageragError
-from pagerag.pipelines.answer import DEFAULT_MIN_RELEVANCE, Answer, Chat, Searcher, ask
+from pagerag.pipelines.answer import DEFAULT_MIN_RELEVANCE, Answer, Chat, Searcher
 from pagerag.pipelines.cli import add_index_option
 from pagerag.pipelines.llm import DEFAULT_LLM, LLM, SPECS, build_llm
 from pagerag.retriever.types import SearchFilter
@@ -73,41 +74,21 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        search_filter = parse_filter(args.filter)
-    except ConfigError as exc:
-        print(f"pagerag ask: {exc}", file=sys.stderr)
-        return 2
-    llm = _llm(args)
-    with _open_index(args.index, args.qdrant_url) as index:
-        stream = not (args.json or args.no_stream)
-        answer = ask(
-            args.question,
-            index=index,
-            llm=llm,
-            k=args.k,
-            filter=search_filter,
-            min_score=args.min_score,
-            min_relevance=_min_relevance(index, args.min_score),
-            on_text=_writer(sys.stdout) if stream else None,
-        )
-    if args.json:
-        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
-        return 0
-    if not stream:
-        print(answer.text, end="")
-    print_sources(answer, sys.stdout, sys.stderr)
-    return 0
+    return _session(args, "ask", lambda chat: _ask_once(args, chat))
 
 
 def run_chat(args: argparse.Namespace) -> int:
+    return _session(args, "chat", _converse)
+
+
+def _session(args: argparse.Namespace, name: str, body: Callable[[Chat], int]) -> int:
+    """Parse the filter, build the LLM, open the index, and run ``body`` on a conversation."""
     try:
         search_filter = parse_filter(args.filter)
     except ConfigError as exc:
-        print(f"pagerag chat: {exc}", file=sys.stderr)
+        print(f"pagerag {name}: {exc}", file=sys.stderr)
         return 2
     llm = _llm(args)
-    interactive = sys.stdin.isatty()
     with _open_index(args.index, args.qdrant_url) as index:
         chat = Chat(
             index=index,
@@ -117,22 +98,38 @@ def run_chat(args: argparse.Namespace) -> int:
             min_score=args.min_score,
             min_relevance=_min_relevance(index, args.min_score),
         )
+        return body(chat)
+
+
+def _ask_once(args: argparse.Namespace, chat: Chat) -> int:
+    stream = not (args.json or args.no_stream)
+    answer = chat.ask(args.question, on_text=_writer(sys.stdout) if stream else None)
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+        return 0
+    if not stream:
+        print(answer.text, end="")
+    print_sources(answer, sys.stdout, sys.stderr)
+    return 0
+
+
+def _converse(chat: Chat) -> int:
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Ask about your documents; an empty line or Ctrl-D ends the chat.")
+    while True:
         if interactive:
-            print("Ask about your documents; an empty line or Ctrl-D ends the chat.")
-        while True:
-            if interactive:
-                print("> ", end="", flush=True)
-            line = sys.stdin.readline()
-            question = line.strip()
-            if not question or question.lower() in ("exit", "quit"):
-                return 0
-            try:
-                answer = chat.ask(question, on_text=_writer(sys.stdout))
-            except PageragError as exc:
-                print(f"\npagerag chat: error: {exc}", file=sys.stderr)
-                continue
-            print_sources(answer, sys.stdout, sys.stderr)
-            print()
+            print("> ", end="", flush=True)
+        question = sys.stdin.readline().strip()
+        if not question or question.lower() in ("exit", "quit"):
+            return 0
+        try:
+            answer = chat.ask(question, on_text=_writer(sys.stdout))
+        except PageragError as exc:
+            print(f"\npagerag chat: error: {exc}", file=sys.stderr)
+            continue
+        print_sources(answer, sys.stdout, sys.stderr)
+        print()
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
