@@ -132,7 +132,7 @@ def ask(
         timings["total"] = time.perf_counter() - started
         return Answer(question, text, (), hits, False, (), query, timings, llm.name)
     prompt = build_prompt(
-        question,
+        query,  # a chat follow-up in its standalone form
         hits,
         context_tokens=llm.context_tokens,
         max_new_tokens=llm.max_new_tokens,
