@@ -322,6 +322,15 @@ def options(sig: dict[str, Matrix], mask: Matrix) -> dict[str, Matrix]:
     built["plan: rrf(sparse,pooled) 50 -> maxsim, final dbsf maxsim+sparse"] = lambda: plan(
         s, mask, first=(0, 1, 1), final=(1, 1, 0), final_kind="dbsf"
     )
+    built["plan: rrf(sparse,pooled) 100 -> maxsim, final dbsf maxsim+sparse"] = lambda: plan(
+        s, mask, n=100, rerank=100, first=(0, 1, 1), final=(1, 1, 0), final_kind="dbsf"
+    )
+    built["plan: rrf(sparse,pooled) 50 -> maxsim (pool2 pages), final dbsf maxsim+sparse"] = lambda: plan(
+        s, mask, first=(0, 1, 1), multi="maxsim-pool2", final=(1, 1, 0), final_kind="dbsf"
+    )
+    built["plan: rrf(sparse,pooled) 50 -> maxsim, final dbsf maxsim+sparse (bm25 k1.5)"] = lambda: plan(
+        {**s, "bm25": s["bm25-k1.5"]}, mask, first=(0, 1, 1), final=(1, 1, 0), final_kind="dbsf"
+    )
     built["plan: rrf(dense,sparse,pooled) 50 -> maxsim, final dbsf maxsim+sparse"] = lambda: plan(
         s, mask, final=(1, 1, 0), final_kind="dbsf"
     )

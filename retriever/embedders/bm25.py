@@ -44,7 +44,7 @@ class Bm25Options:
         stopwords: drop the built-in multilingual stop words.
     """
 
-    k: float = 1.2
+    k: float = 1.5
     b: float = 0.75
     avg_len: float = 256.0
     stopwords: bool = True

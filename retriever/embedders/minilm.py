@@ -4,7 +4,9 @@ Every page token gets its contextual state (``last_hidden_state``, L2-normalised
 the whole page text is read in windows of ``window`` tokens, so nothing is cut off
 and no long page is squeezed into one vector. Windows of all pages in a call are
 sorted by length and batched, so padding stays small. ``[CLS]``/``[SEP]`` and
-punctuation-only tokens are dropped from pages (ColBERT skips punctuation too).
+punctuation-only tokens are dropped from pages (ColBERT skips punctuation too), and a
+page's token vectors are pooled by 2 (hierarchical clustering): half the storage, the
+same nDCG@5 on both dev sets (docs/bench/quality.md).
 Torch's thread count is left as the caller set it.
 """
 
@@ -17,11 +19,12 @@ from typing import Any
 import numpy as np
 from pagerag.ingest.errors import MissingDependency, ModelError
 from pagerag.ingest.types import Page
-from pagerag.retriever.maxsim import normalize, pool_mean
+from pagerag.retriever.maxsim import normalize, pool_hierarchical, pool_mean
 from pagerag.retriever.types import EmbedderSpec, Embedding, FloatArray, VectorSpec
 
 MINILM_DIM = 384
 POOL_GROUP = 16
+POOL_FACTOR = 2
 
 
 class MiniLMTokenEmbedder:
@@ -33,6 +36,8 @@ class MiniLMTokenEmbedder:
             it was trained on 256).
         batch_tokens: padded tokens per forward pass (memory bound of one batch).
         pool_group: rows averaged into one row of the pooled first-stage multi-vector.
+        pool_factor: hierarchical token pooling of page multi-vectors (1: every token kept;
+            2, the default, stores half the vectors at no measured quality cost).
         match_query_stopwords: False drops the rows of query stop words and punctuation
             (still read as context) from the query multi-vector.
 
@@ -51,6 +56,7 @@ class MiniLMTokenEmbedder:
         window: int = 256,
         batch_tokens: int = 8192,
         pool_group: int = POOL_GROUP,
+        pool_factor: int = POOL_FACTOR,
         match_query_stopwords: bool = True,
     ) -> None:
         try:
@@ -70,6 +76,7 @@ class MiniLMTokenEmbedder:
         self.window = window
         self.batch_tokens = batch_tokens
         self.pool_group = pool_group
+        self.pool_factor = pool_factor
         self._skip = _punctuation_ids(self._tokenizer)
         self._query_skip = (
             frozenset() if match_query_stopwords else self._skip | _stopword_ids(self._tokenizer)
@@ -139,7 +146,10 @@ class MiniLMTokenEmbedder:
         result = []
         for rows in self.token_vectors(texts, query=query):
             dense = normalize(rows.mean(axis=0)) if len(rows) else np.zeros(MINILM_DIM, np.float32)
-            result.append(Embedding(dense=dense, multi=rows, pooled=pool_mean(rows, self.pool_group)))
+            pooled = pool_mean(rows, self.pool_group)
+            if not query and self.pool_factor > 1:
+                rows = pool_hierarchical(rows, self.pool_factor)
+            result.append(Embedding(dense=dense, multi=rows, pooled=pooled))
         return result
 
     def embed_pages(self, pages: Sequence[Page]) -> list[Embedding]:

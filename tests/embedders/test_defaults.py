@@ -91,6 +91,16 @@ def test_token_maxsim_ranks_the_matching_english_page_first(embedder: Embedder, 
 def test_long_page_is_read_whole(embedder: Embedder) -> None:
     filler = " ".join(f"Absatz {i} über Verkaufszahlen und Lagerbestände." for i in range(40))
     (emb,) = embedder.embed_pages([page(filler + " The secret code word is zanzibar.", 1)])
-    assert emb.multi.shape[0] > 300  # beyond one 256-token window
+    assert emb.multi.shape[0] > 150  # beyond one 256-token window, pooled by 2
     (query,) = embedder.embed_queries(["zanzibar"])
     assert set(query.sparse.indices) <= set(emb.sparse.indices)
+
+
+def test_page_token_vectors_are_pooled_by_two_and_query_tokens_are_not(embedder: Embedder) -> None:
+    multi = embedder.multi  # type: ignore[attr-defined]
+    text = "Quarterly revenue grew in every region, led by strong demand for cloud services."
+    (raw,) = multi.token_vectors([text], query=False)
+    (emb,) = embedder.embed_pages([page(text, 1)])
+    assert emb.multi.shape[0] == -(-raw.shape[0] // 2)
+    (query,) = embedder.embed_queries([text])
+    assert query.multi.shape[0] >= raw.shape[0]
