@@ -22,7 +22,8 @@ from typing import Any
 from pagerag.ingest.errors import CollectionMismatch, ConfigError
 from pagerag.ingest.types import DocumentInfo, Page
 from pagerag.retriever.embedders.base import Embedder
-from pagerag.retriever.search import DEFAULT_RECIPE, HybridRecipe, build_stage, to_hit, to_where
+from pagerag.retriever.recipe import DEFAULT_RECIPE, HybridRecipe
+from pagerag.retriever.search import build_stage, to_hit, to_where
 from pagerag.retriever.store import Store
 from pagerag.retriever.store.base import Plan
 from pagerag.retriever.store.facade import REINDEX_HINT

@@ -6,8 +6,9 @@
     prefetch sparse (top N) ├─ RRF ─ rerank by full MaxSim on `multi` ─ top k
     prefetch pooled (top N) ┘
 
-optionally (``HybridRecipe.final``) followed by one more weighted RRF of the MaxSim
-ranking with the sparse and dense prefetches.
+followed, when the recipe has ``final`` weights (the default), by one more fusion (DBSF
+or weighted RRF) of the MaxSim ranking with the sparse and dense prefetches. The recipe
+(:class:`pagerag.retriever.recipe.HybridRecipe`) sets the sizes and weights.
 
 ``fusion`` stops after RRF, ``multi`` reranks the pooled top N by full MaxSim, and
 ``dense`` / ``sparse`` query one vector. Filters become payload conditions; a source
@@ -18,15 +19,16 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from pagerag.ingest.errors import ConfigError
+from pagerag.retriever.recipe import DEFAULT_RECIPE, HybridRecipe
 from pagerag.retriever.store.base import (
     INT_PAYLOAD,
     AnyOf,
     Between,
     Cond,
+    Dbsf,
     Eq,
     Nearest,
     Rrf,
@@ -36,29 +38,6 @@ from pagerag.retriever.store.base import (
     Where,
 )
 from pagerag.retriever.types import MODES, EmbedderSpec, Embedding, Hit, Mode, SearchFilter
-
-
-@dataclass(frozen=True, slots=True)
-class HybridRecipe:
-    """How the hybrid query is put together.
-
-    Attributes:
-        prefetch: candidates each first stage (dense, sparse, pooled multi) fetches.
-        rerank: candidates kept after fusion for the MaxSim rerank (None: ``prefetch``).
-        rrf_k: the RRF rank constant.
-        weights: RRF weights of the dense, sparse and pooled stages.
-        final: None: the MaxSim rerank is the ranking. (maxsim, sparse, dense) weights: one
-            more RRF of the MaxSim-ranked candidates with the sparse and dense prefetches.
-    """
-
-    prefetch: int = 50
-    rerank: int | None = None
-    rrf_k: int = 60
-    weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    final: tuple[float, float, float] | None = None
-
-
-DEFAULT_RECIPE = HybridRecipe()
 
 
 def build_stage(
@@ -114,7 +93,7 @@ def build_stage(
     prefetch = tuple(Stage(q, n) for q, _ in used)
     if mode == "fusion" or multi is None:
         return Stage(rrf, k, prefetch)
-    rerank = max(recipe.rerank or n, k)
+    rerank = max(recipe.rerank_limit, k)
     if recipe.final is None:
         return Stage(multi, k, (Stage(rrf, rerank, prefetch),))
     ranked = Stage(multi, rerank, (Stage(rrf, rerank, prefetch),))
@@ -123,11 +102,12 @@ def build_stage(
         (st if isinstance(st, Stage) else Stage(st, n), w) for st, w in finals if st is not None and w > 0
     ]
     final_weights = tuple(w for _, w in stages)
-    return Stage(
-        Rrf(recipe.rrf_k, None if all(w == 1.0 for w in final_weights) else final_weights),
-        k,
-        tuple(st for st, _ in stages),
+    fusion: Rrf | Dbsf = (
+        Dbsf()  # no weights in Qdrant: a weight above 0 only says that a list takes part
+        if recipe.final_fusion == "dbsf"
+        else Rrf(recipe.rrf_k, None if all(w == 1.0 for w in final_weights) else final_weights)
     )
+    return Stage(fusion, k, tuple(st for st, _ in stages))
 
 
 def parse_value(key: str, value: str) -> str | int:

@@ -145,10 +145,15 @@ class Rrf:
 
 
 @dataclass(frozen=True, slots=True)
+class Dbsf:
+    """Distribution-based score fusion: each list's scores normalised (mean +- 3 std), then summed."""
+
+
+@dataclass(frozen=True, slots=True)
 class Stage:
     """One stage of a plan: its prefetches run first, then ``query`` ranks their union."""
 
-    query: Nearest | Rrf
+    query: Nearest | Rrf | Dbsf
     limit: int
     prefetch: tuple[Stage, ...] = ()
 

@@ -18,6 +18,7 @@ from pagerag.retriever.store.base import (
     AnyOf,
     CollectionShape,
     Cond,
+    Dbsf,
     Eq,
     Nearest,
     Plan,
@@ -73,9 +74,11 @@ def _filter(where: Where) -> Any:
     )
 
 
-def _query(q: Nearest | Rrf) -> Any:
+def _query(q: Nearest | Rrf | Dbsf) -> Any:
     import qdrant_edge as qe
 
+    if isinstance(q, Dbsf):
+        return qe.Fusion.Dbsf()
     if isinstance(q, Rrf):
         return qe.Fusion.Rrf(k=q.k, weights=list(q.weights) if q.weights else None)
     return qe.Query.Nearest(_vector(q.vector), using=q.using)

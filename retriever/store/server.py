@@ -18,6 +18,7 @@ from pagerag.retriever.store.base import (
     AnyOf,
     CollectionShape,
     Cond,
+    Dbsf,
     Eq,
     Nearest,
     Plan,
@@ -67,9 +68,11 @@ def _filter(where: Where) -> Any:
     )
 
 
-def _query(q: Nearest | Rrf) -> tuple[Any, str | None]:
+def _query(q: Nearest | Rrf | Dbsf) -> tuple[Any, str | None]:
     from qdrant_client import models
 
+    if isinstance(q, Dbsf):
+        return models.FusionQuery(fusion=models.Fusion.DBSF), None
     if isinstance(q, Rrf):
         return models.RrfQuery(rrf=models.Rrf(k=q.k, weights=list(q.weights) if q.weights else None)), None
     return models.NearestQuery(nearest=_vector(q.vector)), q.using

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from pagerag.ingest.errors import ConfigError
-from pagerag.retriever.search import HybridRecipe, build_stage, parse_filters, to_where
-from pagerag.retriever.store.base import AnyOf, Between, Eq, Nearest, Rrf, Where
+from pagerag.retriever.recipe import HybridRecipe
+from pagerag.retriever.search import build_stage, parse_filters, to_where
+from pagerag.retriever.store.base import AnyOf, Between, Dbsf, Eq, Nearest, Rrf, Where
 from pagerag.retriever.types import SearchFilter
 
 from .fakes import DenseOnlyEmbedder, HashEmbedder  # noqa: TID251
@@ -14,7 +15,7 @@ from .fakes import DenseOnlyEmbedder, HashEmbedder  # noqa: TID251
 def test_hybrid_plan_is_prefetch_fuse_rerank() -> None:
     emb = HashEmbedder()
     q = emb.embed_queries(["total revenue"])[0]
-    stage = build_stage(q, emb.spec, mode="hybrid", k=5, recipe=HybridRecipe(prefetch=40))
+    stage = build_stage(q, emb.spec, mode="hybrid", k=5, recipe=HybridRecipe(prefetch=40, final=None))
     assert stage is not None
     assert isinstance(stage.query, Nearest) and stage.query.using == "multi" and stage.limit == 5
     (fused,) = stage.prefetch
@@ -29,12 +30,25 @@ def test_hybrid_plan_is_prefetch_fuse_rerank() -> None:
 def test_final_fusion_of_maxsim_with_sparse_and_dense() -> None:
     emb = HashEmbedder()
     q = emb.embed_queries(["total revenue"])[0]
-    st = build_stage(q, emb.spec, k=5, recipe=HybridRecipe(prefetch=30, rerank=20, final=(2.0, 1.0, 0.0)))
+    st = build_stage(
+        q,
+        emb.spec,
+        k=5,
+        recipe=HybridRecipe(prefetch=30, rerank=20, final=(2.0, 1.0, 0.0), final_fusion="rrf"),
+    )
     assert st is not None and isinstance(st.query, Rrf) and st.query.weights == (2.0, 1.0) and st.limit == 5
     ranked, sparse = st.prefetch
     assert (ranked.query.using, ranked.limit) == ("multi", 20)  # type: ignore[union-attr]
     assert isinstance(ranked.prefetch[0].query, Rrf) and ranked.prefetch[0].limit == 20
     assert (sparse.query.using, sparse.limit) == ("sparse", 30)  # type: ignore[union-attr]
+
+
+def test_default_final_fusion_is_dbsf_of_maxsim_and_sparse() -> None:
+    emb = HashEmbedder()
+    q = emb.embed_queries(["total revenue"])[0]
+    st = build_stage(q, emb.spec, k=5, recipe=HybridRecipe(final=(1.0, 1.0, 0.0), final_fusion="dbsf"))
+    assert st is not None and isinstance(st.query, Dbsf)
+    assert [p.query.using for p in st.prefetch] == ["multi", "sparse"]  # type: ignore[union-attr]
 
 
 def test_fusion_weights_and_modes() -> None:
