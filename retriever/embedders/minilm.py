@@ -87,7 +87,7 @@ class MiniLMTokenEmbedder:
         return EmbedderSpec(
             dense=VectorSpec("dense", MINILM_DIM, "cosine"),
             multi=VectorSpec("multi", MINILM_DIM, "cosine", multivector=True, datatype="float16", hnsw=False),
-            pooled=VectorSpec("pooled", MINILM_DIM, "cosine", multivector=True),
+            pooled=VectorSpec("pooled", MINILM_DIM, "cosine", multivector=True, datatype="float16"),
             models={"dense": self.name, "multi": self.name},
         )
 
