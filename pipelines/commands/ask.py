@@ -65,11 +65,12 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         help=f"restrict the search ({_FILTER_KEYS}); repeatable",
     )
     parser.add_argument(
-        "--min-score",
+        "--min-relevance",
         type=float,
         default=None,
-        help="below this best score, list the closest pages instead of answering "
-        "(default: a threshold calibrated for the default models)",
+        metavar="X",
+        help="below this relevance (best MaxSim score per query word) list the closest pages instead of "
+        f"answering; 0: always answer (default: {DEFAULT_MIN_RELEVANCE}, calibrated for the default models)",
     )
 
 
@@ -95,8 +96,7 @@ def _session(args: argparse.Namespace, name: str, body: Callable[[Chat], int]) -
             llm=llm,
             k=args.k,
             filter=search_filter,
-            min_score=args.min_score,
-            min_relevance=_min_relevance(index, args.min_score),
+            min_relevance=_min_relevance(index, args.min_relevance),
         )
         return body(chat)
 
@@ -212,10 +212,10 @@ def _open_index(index_dir: Path, qdrant_url: str | None) -> Any:
     return index
 
 
-def _min_relevance(index: Any, min_score: float | None) -> float | None:
-    """The calibrated threshold, for an index built with the default models and no --min-score."""
-    if min_score is not None:
-        return None
+def _min_relevance(index: Any, asked: float | None) -> float | None:
+    """The threshold asked for (0: none), else the calibrated one for a default-model index."""
+    if asked is not None:
+        return asked or None
     from pagerag.retriever.embedders.registry import DEFAULT_MODELS
 
     models = getattr(getattr(index, "spec", None), "models", None)

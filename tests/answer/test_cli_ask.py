@@ -115,3 +115,13 @@ def test_chat_reads_questions_until_an_empty_line(
     out = capsys.readouterr().out
     assert out.count("Sources:") == 2
     assert tiny_index.queries[-1] == "And Q4? (What was the total revenue of Fjordlys in 2023?)"
+
+
+def test_min_relevance_option(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert cli.main(["ask", QUESTION, "--index", str(index_dir), "--json", "--min-relevance", "5"]) == 0
+    refused = json.loads(capsys.readouterr().out)
+    assert refused["answer"].startswith("No indexed page seems to answer") and not refused["citations"]
+    assert refused["hits"], "the closest pages are still listed"
+    assert cli.main(["ask", QUESTION, "--index", str(index_dir), "--json", "--min-relevance", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["citations"]
