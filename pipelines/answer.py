@@ -141,7 +141,8 @@ def ask(
     )
     generated = time.perf_counter()
     pieces: list[str] = []
-    for piece in llm.generate(prompt, prompt.images() if llm.vision else (), stream=on_text is not None):
+    # Always streamed: a slow model then only has to keep sending, not finish within one timeout.
+    for piece in llm.generate(prompt, prompt.images() if llm.vision else (), stream=True):
         pieces.append(piece)
         if on_text is not None:
             on_text(piece)
