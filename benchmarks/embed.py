@@ -132,11 +132,11 @@ def bench_composite(texts: list[str], queries: list[str], batch: int) -> dict[st
         emb.embed_pages(as_pages(texts[i : i + batch]))
         rss.append(rss_mb())
     pages_s = time.perf_counter() - started
-    lat, cpu = [], []
+    lat, cpu_times = [], []
     for q in queries:
         _, t = timed(emb.embed_queries, [q])
         lat.append(t)
-        cpu.append(CPU["s"])
+        cpu_times.append(CPU["s"])
     _, t_batch = timed(emb.embed_queries, queries)
     return {
         "pages_s": pages_s,
@@ -145,7 +145,7 @@ def bench_composite(texts: list[str], queries: list[str], batch: int) -> dict[st
         "rss_last": rss[-1],
         "q_p50_ms": 1000 * statistics.median(lat),
         "q_p95_ms": 1000 * float(np.percentile(lat, 95)),
-        "q_cpu_p50_ms": 1000 * statistics.median(cpu),
+        "q_cpu_p50_ms": 1000 * statistics.median(cpu_times),
         "q_per_s_batch": len(queries) / t_batch,
     }
 
@@ -189,7 +189,8 @@ def main() -> None:
     c = bench_composite(texts, queries, args.batch)
     print(f"\ncomposite default embedder: {len(texts) / c['pages_s']:.2f} pages/s")
     print(
-        f"query latency p50 {c['q_p50_ms']:.1f} ms (CPU {c['q_cpu_p50_ms']:.1f} ms), p95 {c['q_p95_ms']:.1f} ms;"
+        f"query latency p50 {c['q_p50_ms']:.1f} ms (CPU {c['q_cpu_p50_ms']:.1f} ms),"
+        f" p95 {c['q_p95_ms']:.1f} ms;"
         f" batched {c['q_per_s_batch']:.0f} queries/s"
     )
     print(
