@@ -187,7 +187,7 @@ def signals(pages: list[DevPage], queries: list[Query], skip: set[str]) -> dict[
         "bm25-native",
         lambda: bm25_scores([p.native if len(p.native) >= 50 else p.text for p in pages], qtexts),
     )
-    add("bm25-k1.5", lambda: bm25_scores(texts, qtexts, k=1.5))
+    add("bm25-k1.2", lambda: bm25_scores(texts, qtexts, k=1.2))
     add("bm25-nostop", lambda: bm25_scores(texts, qtexts, stopwords=False))
     add("bm25-avg512", lambda: bm25_scores(texts, qtexts, avg_len=512.0))
     pm = minilm_tokens(texts, query=False)
@@ -261,7 +261,7 @@ def plan(
     first: tuple[float, float, float] = (1, 1, 1),
     final: tuple[float, float, float] | None = None,
     pooled: str = "pooled16",
-    multi: str = "maxsim",
+    multi: str = "maxsim-pool2",
     final_kind: str = "rrf",
 ) -> Matrix:
     """The store's hybrid query, emulated.
@@ -292,63 +292,40 @@ def plan(
 def options(sig: dict[str, Matrix], mask: Matrix) -> dict[str, Matrix]:
     """Every option as a score matrix (higher is better) within ``mask`` (the search scope).
 
+    ``plan`` options emulate the store's one-query hybrid search; the shipped defaults are
+    BM25 k1 1.5, MaxSim over page tokens pooled by 2 (``maxsim-pool2``), pooled16 first stage.
     Options whose signals were skipped are left out.
     """
     s = {k: np.where(mask, v, -1e9) for k, v in sig.items()}
     nrm = {k: minmax(v, mask) for k, v in s.items()}
     every = mask
+    dbsf_final = {"final": (1, 1, 0), "final_kind": "dbsf"}
     built: dict[str, Callable[[], Matrix]] = {
-        "rrf bm25+e5 (k60)": lambda: fuse([(s["bm25"], every, 1), (s["e5-page"], every, 1)], 60)[0],
-        "rrf bm25+maxsim (k60)": lambda: fuse([(s["bm25"], every, 1), (s["maxsim"], every, 1)], 60)[0],
-        "rrf bm25+maxsim+e5 (k60)": lambda: fuse(
-            [(s["bm25"], every, 1), (s["maxsim"], every, 1), (s["e5-page"], every, 1)], 60
+        "rrf bm25+e5 (k60, all pages)": lambda: fuse([(s["bm25"], every, 1), (s["e5-page"], every, 1)], 60)[
+            0
+        ],
+        "rrf bm25+maxsim (k60, all pages)": lambda: fuse(
+            [(s["bm25"], every, 1), (s["maxsim-pool2"], every, 1)], 60
         )[0],
-        "linear .5 bm25 + .5 maxsim (minmax)": lambda: 0.5 * nrm["bm25"] + 0.5 * nrm["maxsim"],
-        "linear .4 bm25 + .4 maxsim + .2 e5 (minmax)": lambda: (
-            0.4 * nrm["bm25"] + 0.4 * nrm["maxsim"] + 0.2 * nrm["e5-page"]
+        "rrf bm25+maxsim+e5 (k60, all pages)": lambda: fuse(
+            [(s["bm25"], every, 1), (s["maxsim-pool2"], every, 1), (s["e5-page"], every, 1)], 60
+        )[0],
+        "linear .5 bm25 + .5 maxsim (min-max, all pages)": lambda: (
+            0.5 * nrm["bm25"] + 0.5 * nrm["maxsim-pool2"]
         ),
-        "plan: rrf(dense,sparse,pooled) 50 -> maxsim": lambda: plan(s, mask),
-        "plan: rrf(sparse,pooled) 50 -> maxsim": lambda: plan(s, mask, first=(0, 1, 1)),
-        "plan: rrf(sparse,pooled) 50 -> maxsim, final rrf maxsim:sparse 1:1": lambda: plan(
-            s, mask, first=(0, 1, 1), final=(1, 1, 0)
+        "A plan: rrf(dense,sparse,pooled16) top50 -> maxsim": lambda: plan(s, mask),
+        "B plan: A + final rrf maxsim:sparse 1:1": lambda: plan(s, mask, final=(1, 1, 0)),
+        "C plan: A + final rrf maxsim:sparse:dense 1:2:1": lambda: plan(s, mask, final=(1, 2, 1)),
+        "D plan: A + final dbsf maxsim+sparse (default)": lambda: plan(s, mask, **dbsf_final),
+        "E plan: A + final dbsf maxsim+sparse+dense": lambda: plan(
+            s, mask, final=(1, 1, 1), final_kind="dbsf"
         ),
-        "plan: ... -> maxsim, pooled32": lambda: plan(s, mask, pooled="pooled32"),
-        "plan: ... -> maxsim (pool2 pages)": lambda: plan(s, mask, multi="maxsim-pool2"),
-        "plan: ... -> maxsim (64-d)": lambda: plan(s, mask, multi="maxsim-64d"),
-        "plan: ... 100 -> maxsim": lambda: plan(s, mask, n=100, rerank=100),
-        "plan: first 1:2:1 -> maxsim": lambda: plan(s, mask, first=(1, 2, 1)),
-        "plan: ... -> maxsim, final rrf 1:1:0, k=10": lambda: plan(s, mask, final=(1, 1, 0), k=10),
+        "F plan: D with prefetch 100": lambda: plan(s, mask, n=100, rerank=100, **dbsf_final),
+        "G plan: D without the dense prefetch": lambda: plan(s, mask, first=(0, 1, 1), **dbsf_final),
+        "H plan: D, all page tokens (no pooling)": lambda: plan(s, mask, multi="maxsim", **dbsf_final),
+        "I plan: D, pooled32 first stage": lambda: plan(s, mask, pooled="pooled32", **dbsf_final),
+        "J plan: D, 64-d truncated multi": lambda: plan(s, mask, multi="maxsim-64d", **dbsf_final),
     }
-    built["plan: rrf(sparse,pooled) 50 -> maxsim, final dbsf maxsim+sparse"] = lambda: plan(
-        s, mask, first=(0, 1, 1), final=(1, 1, 0), final_kind="dbsf"
-    )
-    built["plan: rrf(sparse,pooled) 100 -> maxsim, final dbsf maxsim+sparse"] = lambda: plan(
-        s, mask, n=100, rerank=100, first=(0, 1, 1), final=(1, 1, 0), final_kind="dbsf"
-    )
-    built["plan: rrf(sparse,pooled) 50 -> maxsim (pool2 pages), final dbsf maxsim+sparse"] = lambda: plan(
-        s, mask, first=(0, 1, 1), multi="maxsim-pool2", final=(1, 1, 0), final_kind="dbsf"
-    )
-    built["plan: rrf(sparse,pooled) 50 -> maxsim, final dbsf maxsim+sparse (bm25 k1.5)"] = lambda: plan(
-        {**s, "bm25": s["bm25-k1.5"]}, mask, first=(0, 1, 1), final=(1, 1, 0), final_kind="dbsf"
-    )
-    built["plan: rrf(dense,sparse,pooled) 50 -> maxsim, final dbsf maxsim+sparse"] = lambda: plan(
-        s, mask, final=(1, 1, 0), final_kind="dbsf"
-    )
-    built["plan: ... 100 -> maxsim, final dbsf maxsim+sparse"] = lambda: plan(
-        s, mask, n=100, rerank=100, final=(1, 1, 0), final_kind="dbsf"
-    )
-    built["plan: ... -> maxsim, final dbsf maxsim+sparse+dense"] = lambda: plan(
-        s, mask, final=(1, 1, 1), final_kind="dbsf"
-    )
-    built["plan: ... -> maxsim (pool2 pages), final dbsf maxsim+sparse+dense"] = lambda: plan(
-        s, mask, multi="maxsim-pool2", final=(1, 1, 1), final_kind="dbsf"
-    )
-    built["plan: ... -> maxsim (pool2 pages), final dbsf maxsim+sparse"] = lambda: plan(
-        s, mask, multi="maxsim-pool2", final=(1, 1, 0), final_kind="dbsf"
-    )
-    for final in ((1, 1, 0), (1, 1, 1), (1, 2, 1), (2, 2, 1), (1, 2, 0)):
-        name = f"plan: ... -> maxsim, final rrf maxsim:sparse:dense {final[0]}:{final[1]}:{final[2]}"
-        built[name] = lambda final=final: plan(s, mask, final=final)
     out = dict(s)
     for name, make in built.items():
         try:
