@@ -94,7 +94,10 @@ class MiniLMTokenEmbedder:
     def token_vectors(self, texts: Sequence[str], *, query: bool) -> list[FloatArray]:
         """Per text, its (tokens, 384) L2-normalised token states."""
         content = self.window - 2
-        ids = self._tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        # Whole pages on purpose (windows come next): no truncation, no "too long" warning.
+        ids = self._tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)[
+            "input_ids"
+        ]
         windows: list[tuple[int, list[int]]] = []
         for i, seq in enumerate(ids):
             if not query:
