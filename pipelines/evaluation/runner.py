@@ -214,7 +214,9 @@ def evaluate(
     else:
         counts = {d.source: d.pages for d in index.documents()}
         ingested = IngestResult(counts, {}, 0.0, 0)
-    query_set = check_documents(query_set, ingested.page_counts, failed=ingested.failed)
+    unsearchable = _unsearchable(index, ingested.page_counts) if ingest else {}
+    failed = {**unsearchable, **ingested.failed}
+    query_set = check_documents(query_set, ingested.page_counts, failed=failed)
     for problem in query_set.problems:
         if on_problem:
             on_problem(problem)
@@ -242,6 +244,13 @@ def evaluate(
         at = next((i for i, r in enumerate(runs) if r.mode == "hybrid"), 0)
         runs[at] = attach_answers(runs[at], answers)
     return Evaluation(query_set, tuple(runs), info)
+
+
+def _unsearchable(index: Any, page_counts: Mapping[str, int]) -> dict[str, str]:
+    """Documents the page catalog holds but the vector store does not (an index out of sync)."""
+    stored = {d.source for d in index.documents()}
+    reason = "in the page catalog but not in the vector store (index out of sync: use a fresh --index)"
+    return {source: reason for source in page_counts if source not in stored}
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -7,9 +7,11 @@ the ``slow`` one runs ``pagerag eval`` itself with the packaged default models.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+from pagerag.ingest.errors import ConfigError
 from pagerag.pipelines.cli import main
 from pagerag.pipelines.evaluation.queries import load_queries
 from pagerag.pipelines.evaluation.runfile import save_run
@@ -132,6 +134,32 @@ def test_evaluate_ingests_searches_scopes_and_reproduces(tmp_path: Path) -> None
     second = save_run(again.runs[0], tmp_path / "b.json")
     assert _hits(first) == _hits(second)
     assert compare(ev.runs[2], again.runs[0]).ties == 5
+
+
+def test_catalog_without_vectors_is_never_scored_as_zeros(tmp_path: Path) -> None:
+    docs, queries = _corpus(tmp_path)
+    with PageIndex.open(tmp_path / "a", embedder=HashEmbedder()) as index:
+        evaluate(load_queries(queries), docs, index=index, index_dir=tmp_path / "a", modes=["sparse"])
+    # Only the page catalog copied to a new index: its vector store starts empty.
+    (tmp_path / "b").mkdir()
+    for path in (tmp_path / "a").glob("catalog.sqlite*"):
+        shutil.copy(path, tmp_path / "b" / path.name)
+    problems: list[str] = []
+    with PageIndex.open(tmp_path / "b", embedder=HashEmbedder()) as index:
+        try:
+            ev = evaluate(
+                load_queries(queries),
+                docs,
+                index=index,
+                index_dir=tmp_path / "b",
+                modes=["sparse"],
+                on_problem=lambda p: problems.append(p.reason),
+            )
+        except ConfigError as exc:  # every query set aside, each for the out-of-sync store
+            assert "no query can be evaluated" in str(exc)
+            assert sum("not in the vector store" in r for r in problems) == 6
+        else:  # ingestion repaired the store: then the queries really ran
+            assert summarise(ev.runs[0]).metrics["mrr@10"] == 1.0
 
 
 @pytest.mark.slow
