@@ -24,7 +24,7 @@ from pagerag.retriever.types import Hit, SearchFilter
 NOTHING_FOUND = "No indexed page seems to answer this question."
 # The best page's MaxSim score (``mode="multi"``: MiniLM token vectors, summed over the query's
 # tokens) per query word, under which no devset question had its best page: calibrated on the
-# default models (docs/bench/answers.md); it refuses about half of the questions about other documents.
+# default models (docs/bench/answers.md); it refuses about 60% of the questions about other documents.
 # The hybrid ranking's own scores are fused ranks (RRF), which say nothing about relevance.
 DEFAULT_MIN_RELEVANCE = 0.475
 _CITE = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
