@@ -104,3 +104,16 @@ def test_page_token_vectors_are_pooled_by_two_and_query_tokens_are_not(embedder:
     assert emb.multi.shape[0] == -(-raw.shape[0] // 2)
     (query,) = embedder.embed_queries([text])
     assert query.multi.shape[0] >= raw.shape[0]
+
+
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")
+def test_defaults_loaded_with_no_network(embedder: Embedder) -> None:
+    import os
+    import socket
+
+    from pytest_socket import SocketConnectBlockedError
+
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    with pytest.raises(SocketConnectBlockedError):
+        socket.create_connection(("93.184.215.14", 443), timeout=1)
+    assert embedder.spec.models["dense"] == "e5-small"  # built above, under the same block
