@@ -57,10 +57,10 @@ def _write_meta(index_dir: Path, meta: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _default_embedder(models: Mapping[str, str] | None) -> Embedder:
+def _default_embedder(models: Mapping[str, str] | None, device: str | None) -> Embedder:
     from pagerag.retriever.embedders.registry import build_embedder
 
-    embedder: Embedder = build_embedder(models)
+    embedder: Embedder = build_embedder(models, device=device)
     return embedder
 
 
@@ -95,6 +95,7 @@ class PageIndex:
         client: Any = None,
         collection: str = "pagerag",
         recipe: HybridRecipe | None = None,
+        device: str | None = None,
     ) -> PageIndex:
         """Open (or create) the index in ``index_dir``.
 
@@ -109,6 +110,7 @@ class PageIndex:
             client: a ready ``QdrantClient`` to use instead of ``url``.
             collection: the collection name on a server.
             recipe: how hybrid search is put together (None: the default recipe).
+            device: torch device for full-size models (None: picked automatically).
 
         Raises:
             CollectionMismatch: the index was built with other models.
@@ -137,12 +139,19 @@ class PageIndex:
             store = Store(index_dir / "qdrant")  # takes the single-writer lock first: fails fast
         try:
             if embedder is None:
-                embedder = _default_embedder(models if models else (built_with or None))
+                embedder = _default_embedder(models if models else (built_with or None), device)
             spec = embedder.spec
             if meta and meta.get("spec") != _spec_json(spec):
+                same_names = built_with == dict(spec.models)
                 raise CollectionMismatch(
-                    f"{index_dir} was built with models {built_with}; the embedder given is "
-                    f"{dict(spec.models)} with other vectors: {REINDEX_HINT}"
+                    f"{index_dir} was built with models {built_with}; "
+                    + (
+                        "this version of pagerag gives those models other vectors (dimensions, pooling "
+                        "or storage changed)"
+                        if same_names
+                        else f"the embedder given is {dict(spec.models)} with other vectors"
+                    )
+                    + f": {REINDEX_HINT}"
                 )
             store.ensure(spec)
             if store.embedded:

@@ -48,9 +48,27 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--qdrant-url", default=None, help="Qdrant server URL (default $QDRANT_URL; embedded)"
     )
+    for role in ("dense", "multi", "sparse"):
+        parser.add_argument(
+            f"--{role}",
+            default=None,
+            metavar="MODEL",
+            help=f"{role} model for a new index (see `pagerag models`; default: the offline CPU default)",
+        )
+    parser.add_argument("--device", default=None, help="torch device for full-size models (default: auto)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.set_defaults(func=run)
+
+
+def chosen_models(args: argparse.Namespace) -> dict[str, str] | None:
+    """The ``--dense/--multi/--sparse`` choices (roles not named keep their defaults), or None."""
+    picked = {role: getattr(args, role) for role in ("dense", "multi", "sparse") if getattr(args, role)}
+    if not picked:
+        return None
+    from pagerag.retriever.embedders.registry import DEFAULT_MODELS
+
+    return {**DEFAULT_MODELS, **picked}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     url = args.qdrant_url or os.environ.get("QDRANT_URL") or None
-    sink = open_sink(args.index, url)
+    sink = open_sink(args.index, url, models=chosen_models(args), device=args.device)
     try:
         with Catalog.open(args.index) as catalog:
             report = ingest_paths(
@@ -128,7 +146,13 @@ class LazySink:
             self._sink = None
 
 
-def open_sink(index_dir: Path, url: str | None) -> PageSink:
+def open_sink(
+    index_dir: Path,
+    url: str | None,
+    *,
+    models: dict[str, str] | None = None,
+    device: str | None = None,
+) -> PageSink:
     """The index's vector store as the sink, opened lazily (a :class:`NullSink` if the store is missing)."""
     try:
         from pagerag.retriever.index import PageIndex
@@ -137,7 +161,7 @@ def open_sink(index_dir: Path, url: str | None) -> PageSink:
             return NullSink()
         raise
     api_key = os.environ.get("QDRANT_API_KEY") or None
-    return LazySink(lambda: PageIndex.open(index_dir, url=url, api_key=api_key))
+    return LazySink(lambda: PageIndex.open(index_dir, models=models, url=url, api_key=api_key, device=device))
 
 
 def report_json(report: IngestReport) -> dict[str, Any]:
@@ -184,6 +208,15 @@ def _usage_problem(args: argparse.Namespace) -> str:
         if unknown:
             installed = "+".join(sorted(have)) or "none"
             return f"OCR language(s) not installed: {', '.join(unknown)} (installed: {installed})"
+    models = chosen_models(args)
+    if models:
+        from pagerag.ingest.errors import ConfigError
+        from pagerag.retriever.embedders.registry import resolve
+
+        try:
+            resolve(models)
+        except ConfigError as exc:
+            return str(exc)
     return ""
 
 
