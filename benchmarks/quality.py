@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from quality_data import CACHE, DevPage, Query, load_pages, load_queries
+
 from pagerag.retriever.embedders.minilm import _stopword_ids
 from pagerag.retriever.maxsim import maxsim_many, normalize, pool_hierarchical, pool_mean, truncate
-from quality_data import CACHE, DevPage, Query, load_pages, load_queries
 
 Matrix = np.ndarray
 

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
 from pagerag.pipelines.answer import DEFAULT_MIN_RELEVANCE, relevance
 from pagerag.retriever.index import PageIndex
 

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
 from pagerag.ingest.types import Page
 from pagerag.retriever.recipe import HybridRecipe
 from pagerag.retriever.search import build_stage

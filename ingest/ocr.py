@@ -19,8 +19,9 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pagerag.ingest.text import text_quality, usable_chars
 from PIL import Image
+
+from pagerag.ingest.text import text_quality, usable_chars
 
 DEFAULT_LANGS = ("eng", "deu", "fra", "spa", "nld", "chi_sim", "kor", "fas")
 """Used when installed (``eng+deu+fra+spa`` at least): candidates, never all loaded at once."""

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from pagerag.ingest.errors import DocumentError, UnreadableDocument
 from pagerag.ingest.formats import images as image_format
 from pagerag.ingest.formats import pdf as pdf_format
@@ -25,7 +27,6 @@ from pagerag.ingest.options import IngestOptions
 from pagerag.ingest.scan import display
 from pagerag.ingest.text import normalize, text_quality, usable_chars
 from pagerag.ingest.types import Page, SourceFile
-from PIL import Image
 
 _OPEN: OrderedDict[tuple[Path, str], Any] = OrderedDict()  # PDFs kept open between tasks, by (path, hash)
 

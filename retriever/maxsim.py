@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+
 from pagerag.retriever.types import FloatArray
 
 _EPS = 1e-12

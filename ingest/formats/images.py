@@ -6,9 +6,10 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image, ImageOps, UnidentifiedImageError
+
 from pagerag.ingest.errors import UnreadableDocument
 from pagerag.ingest.scan import display
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_DPI = 150.0
 """Assumed resolution of an image that does not say (a typical scan / screenshot scale)."""

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from pagerag.ingest.errors import EncryptedDocument, MissingDependency, UnreadableDocument
 from pagerag.ingest.scan import display
-from PIL import Image
 
 MAX_SIDE = 2400
 """Longest side in pixels of any rendered page (a 200-inch poster would otherwise be 28,800)."""

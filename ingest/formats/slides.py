@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
+
 from pagerag.ingest.errors import UnreadableDocument
 from pagerag.ingest.formats.office import check_signature, display
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from pagerag.ingest.errors import UnreadableDocument
 from pagerag.ingest.scan import display
-from PIL import Image
 
 PAGE_CHARS = 3000
 """About one printed page of prose."""

@@ -134,13 +134,14 @@ def _parse_models(items: list[str]) -> dict[str, str] | None:
 
 
 def _evaluate(args: argparse.Namespace, modes: list[Mode], models: dict[str, str] | None) -> int:
+    from rich.console import Console
+
     from pagerag.pipelines.evaluation import report
     from pagerag.pipelines.evaluation.queries import load_queries
     from pagerag.pipelines.evaluation.runfile import save_run
     from pagerag.pipelines.evaluation.runner import evaluate
     from pagerag.pipelines.evaluation.summary import summarise
     from pagerag.retriever.index import PageIndex
-    from rich.console import Console
 
     wide = None if sys.stdout.isatty() else 160
     out = Console(stderr=True) if args.json else Console(width=wide)
@@ -217,10 +218,11 @@ def _progress(console: Any) -> Any:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from pagerag.pipelines.evaluation import report
     from pagerag.pipelines.evaluation.runfile import load_run
     from pagerag.pipelines.evaluation.summary import compare
-    from rich.console import Console
 
     path_a, path_b = args.compare
     result = compare(load_run(path_a), load_run(path_b), label_a=str(path_a), label_b=str(path_b))

@@ -6,11 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 from pagerag.pipelines.evaluation.metrics import METRICS
 from pagerag.pipelines.evaluation.queries import QueryProblem
 from pagerag.pipelines.evaluation.summary import BREAKDOWNS, PRIMARY, Comparison, Summary
-from rich.console import Console
-from rich.table import Table
 
 _LABELS = {"ndcg@5": "nDCG@5", "recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr@10": "MRR@10"}
 _SIZE_PARTS = ("vectors", "images", "catalog")

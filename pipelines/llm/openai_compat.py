@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
 from pagerag.ingest.errors import LLMError
 from pagerag.pipelines.llm.base import Prompt, estimate_tokens
 

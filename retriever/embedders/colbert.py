@@ -18,6 +18,7 @@ import string
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from pagerag.ingest.errors import ConfigError, ModelError
 from pagerag.retriever import maxsim
 from pagerag.retriever.embedders import visual

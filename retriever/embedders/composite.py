@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from pagerag.ingest.errors import ConfigError
 from pagerag.ingest.types import Page
 from pagerag.retriever.embedders.base import Embedder, SparseEncoder

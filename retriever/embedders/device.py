@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+
 from pagerag.ingest.errors import ConfigError, MissingDependency, ModelError
 from pagerag.retriever.types import FloatArray
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from pagerag.ingest.errors import MissingDependency, ModelError
 from pagerag.ingest.types import Page
 from pagerag.retriever.types import EmbedderSpec, Embedding, FloatArray, VectorSpec

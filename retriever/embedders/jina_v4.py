@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
+
 from pagerag.ingest.errors import ConfigError, ModelError
 from pagerag.ingest.types import Page
 from pagerag.retriever import maxsim

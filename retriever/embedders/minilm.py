@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from pagerag.ingest.errors import MissingDependency, ModelError
 from pagerag.ingest.types import Page
 from pagerag.retriever.maxsim import normalize, pool_hierarchical, pool_mean

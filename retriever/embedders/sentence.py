@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from pagerag.ingest.errors import ConfigError, MissingDependency, ModelError
 from pagerag.retriever import maxsim
 from pagerag.retriever.embedders import visual

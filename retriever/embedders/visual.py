@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
 from pagerag.ingest.errors import ConfigError, ModelError
 from pagerag.ingest.types import Page
 from pagerag.retriever import maxsim

@@ -66,8 +66,9 @@ class Store:
 
             self.backend = ClientBackend(client, collection)
         elif url is not None:
-            from pagerag.retriever.store.server import ClientBackend
             from qdrant_client import QdrantClient
+
+            from pagerag.retriever.store.server import ClientBackend
 
             qc = QdrantClient(":memory:") if url == ":memory:" else QdrantClient(url=url, api_key=api_key)
             self.backend = ClientBackend(qc, collection, owns_client=True)

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
 from pagerag.retriever.store.base import (
     INTEGER_FIELDS,
     KEYWORD_FIELDS,

@@ -7,8 +7,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from pagerag.retriever.types import Hit, SearchFilter
 from PIL import Image
+
+from pagerag.retriever.types import Hit, SearchFilter
 
 from .fake_openai import ServerState, serve
 

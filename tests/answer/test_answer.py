@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
 from pagerag.pipelines.answer import NOTHING_FOUND, Chat, ask, relevance, resolve_citations
 from pagerag.pipelines.llm import build_llm
 from pagerag.pipelines.llm.base import Prompt

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from pagerag.pipelines import cli
 from pagerag.pipelines.commands import ask as ask_command
 from pagerag.retriever.types import SearchFilter

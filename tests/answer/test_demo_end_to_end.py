@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from pagerag.pipelines import cli
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,12 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
 from pagerag.ingest.errors import ConfigError, ModelError
 from pagerag.pipelines.answer import ask
 from pagerag.pipelines.llm import build_llm
 from pagerag.pipelines.llm.hf import HFLLM, cut_at_stops
 from pagerag.pipelines.prompt import build_prompt
-from PIL import Image
 
 from . import tiny_models
 from .conftest import PAGES, TinyIndex, make_hit

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from pagerag.ingest.errors import LLMError
 from pagerag.pipelines.answer import ask
 from pagerag.pipelines.llm import build_llm

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+
 from pagerag.ingest.errors import ConfigError
 from pagerag.pipelines.llm.base import estimate_tokens
 from pagerag.pipelines.prompt import NOT_FOUND, STOP, build_prompt

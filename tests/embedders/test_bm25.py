@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pagerag.ingest.errors import ConfigError
 from pagerag.retriever.embedders.bm25 import Bm25Encoder, Bm25Options, normalize_text, term_id, tokenize
 

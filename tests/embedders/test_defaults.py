@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+
 from pagerag.ingest.types import Page
 from pagerag.retriever.embedders.base import Embedder
 from pagerag.retriever.embedders.registry import build_embedder

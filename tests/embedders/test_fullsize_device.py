@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from pagerag.ingest.errors import ConfigError, ModelError
 from pagerag.retriever.embedders.device import (
     AdaptiveBatcher,

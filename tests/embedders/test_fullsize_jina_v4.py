@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from pagerag.ingest.errors import ConfigError, ModelError
 from pagerag.ingest.types import Page
 from pagerag.retriever import maxsim

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pagerag.ingest.errors import ConfigError
 from pagerag.retriever.recipe import DEFAULT_RECIPE, HybridRecipe
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from pagerag.ingest.errors import ConfigError
 from pagerag.pipelines.cli import main
 from pagerag.retriever.embedders.registry import (
@@ -110,6 +111,7 @@ def test_composite_runs_dense_and_multi_parts_and_merges_them_in_order() -> None
     import threading
 
     import numpy as np
+
     from pagerag.ingest.types import Page
     from pagerag.retriever.embedders.bm25 import Bm25Encoder
     from pagerag.retriever.embedders.composite import CompositeEmbedder

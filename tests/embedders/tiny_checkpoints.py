@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pagerag.ingest.types import Page
 from PIL import Image
+
+from pagerag.ingest.types import Page
 
 CORPUS = [
     "Describe the image. Query: Question: Passage: what is the revenue in 2023 chart page",

@@ -11,6 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from retriever.fakes import HashEmbedder  # noqa: TID251 (the test package tests/retriever)
+
 from pagerag.ingest.errors import ConfigError
 from pagerag.pipelines.cli import main
 from pagerag.pipelines.evaluation.queries import load_queries
@@ -19,7 +21,6 @@ from pagerag.pipelines.evaluation.runner import evaluate
 from pagerag.pipelines.evaluation.summary import compare, summarise
 from pagerag.pipelines.llm import build_llm
 from pagerag.retriever.index import PageIndex
-from retriever.fakes import HashEmbedder  # noqa: TID251 (the test package tests/retriever)
 
 PAGES = {
     "solar.pdf": [

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from pagerag.ingest.errors import ConfigError
 from pagerag.pipelines.evaluation.queries import check_documents, load_queries
 

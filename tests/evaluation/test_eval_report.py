@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+
 from pagerag.ingest.errors import ConfigError
 from pagerag.pipelines.cli import main
 from pagerag.pipelines.evaluation import report
@@ -19,7 +21,6 @@ from pagerag.pipelines.evaluation.runfile import (
     save_run,
 )
 from pagerag.pipelines.evaluation.summary import compare, summarise
-from rich.console import Console
 
 Q1 = EvalQuery("q1", "revenue chart", "a.pdf", (2,), answer="34%", modality="chart", lang="en", line=1)
 Q2 = EvalQuery("q2", "table of costs", "b.pdf", (1, 3), modality="table", lang="de", line=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from pagerag.ingest.errors import ModelError
 from pagerag.pipelines.evaluation.queries import EvalQuery
 from pagerag.pipelines.evaluation.runfile import AnswerRecord, RankedPage

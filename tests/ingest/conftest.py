@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from ingest_docs import LOREM, write_pdf
+
 from pagerag.ingest.catalog import Catalog
 from pagerag.ingest.options import IngestOptions
 

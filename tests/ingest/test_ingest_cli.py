@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from ingest_docs import ZERO_PAGE_PDF, write_encrypted, write_pdf
+
 from pagerag.ingest.catalog import Catalog
 from pagerag.ingest.sink import NullSink
 from pagerag.pipelines import cli

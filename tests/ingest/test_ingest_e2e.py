@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from pagerag.ingest.catalog import Catalog
 
 pytestmark = pytest.mark.slow  # loads the packaged embedding models three times

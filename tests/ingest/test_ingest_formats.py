@@ -7,9 +7,10 @@ from pathlib import Path
 import pymupdf
 import pytest
 from ingest_docs import ZERO_PAGE_PDF, write_encrypted, write_pdf
+from PIL import Image
+
 from pagerag.ingest.errors import EncryptedDocument, UnreadableDocument
 from pagerag.ingest.formats import images, pdf, text
-from PIL import Image
 
 
 def test_corrupt_truncated_and_zero_page_pdfs_raise_clear_errors(tmp_path: Path) -> None:

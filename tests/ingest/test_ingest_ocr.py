@@ -8,6 +8,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 from ingest_docs import png_bytes, text_image, write_scan
+
 from pagerag.ingest.catalog import Catalog
 from pagerag.ingest.ocr import detect_language, installed_languages, ocr
 from pagerag.ingest.options import IngestOptions

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+
 from pagerag.ingest.catalog import Catalog
 from pagerag.ingest.options import IngestOptions
 from pagerag.ingest.pipeline import ingest_paths, reconcile, remove_documents

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pagerag.ingest.text import normalize, text_quality
 
 

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pymupdf
 import pytest
+from pptx import Presentation
+from pptx.util import Inches
+
 from pagerag.ingest.errors import (
     ConversionFailed,
     ConverterMissing,
@@ -26,8 +29,6 @@ from pagerag.ingest.errors import (
 )
 from pagerag.ingest.formats.office import OFFICE_SUFFIXES, check_signature, convert_to_pdf, find_soffice
 from pagerag.ingest.formats.slides import slide_texts
-from pptx import Presentation
-from pptx.util import Inches
 
 needs_soffice = pytest.mark.skipif(find_soffice() is None, reason="LibreOffice (soffice) is not installed")
 

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from pagerag.ingest.errors import EncryptedDocument, UnreadableDocument, UnsupportedFormat
-from pagerag.ingest.formats.slides import SlideText, slide_texts
 from pptx import Presentation
 from pptx.chart.data import CategoryChartData
 from pptx.enum.chart import XL_CHART_TYPE
@@ -17,6 +15,9 @@ from pptx.opc.constants import RELATIONSHIP_TYPE as RT
 from pptx.opc.package import Part
 from pptx.opc.packuri import PackURI
 from pptx.util import Inches
+
+from pagerag.ingest.errors import EncryptedDocument, UnreadableDocument, UnsupportedFormat
+from pagerag.ingest.formats.slides import SlideText, slide_texts
 
 _DGM_DATA = (
     '<dgm:dataModel xmlns:dgm="http://schemas.openxmlformats.org/drawingml/2006/diagram" '

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from pagerag.ingest.types import DocumentInfo, Page
 from pagerag.retriever.index import PageIndex
 

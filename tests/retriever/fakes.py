@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
+
 from pagerag.ingest.types import Page
 from pagerag.retriever.types import EmbedderSpec, Embedding, SparseVector, VectorSpec
 

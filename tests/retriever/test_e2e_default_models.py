@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from pagerag.ingest.types import DocumentInfo, Page
 from pagerag.pipelines.cli import main
 from pagerag.retriever.index import PageIndex

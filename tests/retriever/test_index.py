@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from pagerag.ingest.errors import CollectionMismatch, ConfigError, IndexLocked
 from pagerag.retriever.index import PageIndex
 from pagerag.retriever.store import Store

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from pagerag.retriever.index import PageIndex
 from pagerag.retriever.types import SearchFilter
 
@@ -14,6 +15,7 @@ pytest.importorskip("langchain_core")
 
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
+
 from pagerag.retriever.langchain import PageRetriever
 
 

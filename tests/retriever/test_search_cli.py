@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from pagerag.pipelines.cli import main
 from pagerag.retriever import index as index_module
 from pagerag.retriever.index import PageIndex

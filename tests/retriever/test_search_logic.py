@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pagerag.ingest.errors import ConfigError
 from pagerag.retriever.recipe import HybridRecipe
 from pagerag.retriever.search import build_stage, parse_filters, to_where

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pagerag.ingest.errors import ConfigError
 from pagerag.retriever.index import PageIndex
 from pagerag.retriever.store.base import Where
