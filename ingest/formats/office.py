@@ -26,15 +26,23 @@ from pagerag.ingest.errors import (
     UnreadableDocument,
     UnsupportedFormat,
 )
+from pagerag.ingest.scan import OFFICE_SUFFIXES, SLIDE_SUFFIXES, display
 
-PRESENTATION_SUFFIXES = frozenset({".pptx", ".ppt", ".odp", ".key"})
+PRESENTATION_SUFFIXES = SLIDE_SUFFIXES
 """Opened by LibreOffice Impress; exported slide for slide."""
 
-TEXT_DOCUMENT_SUFFIXES = frozenset({".docx", ".doc", ".odt", ".rtf"})
+TEXT_DOCUMENT_SUFFIXES = OFFICE_SUFFIXES - SLIDE_SUFFIXES
 """Opened by LibreOffice Writer."""
 
-OFFICE_SUFFIXES = PRESENTATION_SUFFIXES | TEXT_DOCUMENT_SUFFIXES
-"""Every suffix :func:`convert_to_pdf` accepts."""
+__all__ = [
+    "OFFICE_SUFFIXES",
+    "PRESENTATION_SUFFIXES",
+    "TEXT_DOCUMENT_SUFFIXES",
+    "check_signature",
+    "convert_to_pdf",
+    "display",
+    "find_soffice",
+]
 
 # JSON filter options need LibreOffice >= 7.4; older versions ignore them and skip hidden slides.
 _IMPRESS_FILTER = 'pdf:impress_pdf_Export:{"ExportHiddenSlides":{"type":"boolean","value":"true"}}'
@@ -228,11 +236,6 @@ def _run_in_own_group(command: list[str], log_path: Path, timeout: float, path: 
         # the group id reserved while any member lives, so this cannot hit an unrelated process.
         _kill_group(process.pid)
         return returncode
-
-
-def display(path: Path) -> str:
-    """A printable form of ``path`` for messages: bytes that are not UTF-8 become escapes."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _kill_group(pgid: int) -> None:
