@@ -1,7 +1,7 @@
 """Evaluation end to end over generated PDFs: the real ingest and Qdrant edge engine.
 
-The default-suite test uses the hash embedder of the retriever tests (fast, deterministic);
-the ``slow`` one runs ``pagerag eval`` itself with the packaged default models.
+The library-level tests use the hash embedder of the retriever tests (fast, deterministic);
+the command test runs ``pagerag eval`` itself with the packaged default models (~15 s).
 """
 
 from __future__ import annotations
@@ -163,7 +163,6 @@ def test_catalog_without_vectors_is_never_scored_as_zeros(tmp_path: Path) -> Non
             assert summarise(ev.runs[0]).metrics["mrr@10"] == 1.0
 
 
-@pytest.mark.slow
 def test_pagerag_eval_command_with_default_models(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     docs, queries = _corpus(tmp_path)
     report = tmp_path / "out" / "report.md"
