@@ -26,8 +26,8 @@ from pagerag.pipelines.commands import library
 
 @pytest.fixture(autouse=True)
 def _page_table_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest_command, "open_sink", lambda index, url: NullSink())
-    monkeypatch.setattr(library, "open_sink", lambda index, url: NullSink())
+    monkeypatch.setattr(ingest_command, "open_sink", lambda index, url, **_: NullSink())
+    monkeypatch.setattr(library, "open_sink", lambda index, url, **_: NullSink())
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, object]:

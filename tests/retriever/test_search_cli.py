@@ -21,7 +21,7 @@ def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     with PageIndex.open(root, embedder=HashEmbedder()) as index:
         fill(index)
     # The CLI builds the embedder named in index.json; here that is the test's hash embedder.
-    monkeypatch.setattr(index_module, "_default_embedder", lambda models: HashEmbedder())
+    monkeypatch.setattr(index_module, "_default_embedder", lambda models, device=None: HashEmbedder())
     return root
 
 
