@@ -35,6 +35,24 @@ def add_index_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_qdrant_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--qdrant-url URL`` option shared by all commands that open an index."""
+    parser.add_argument(
+        "--qdrant-url", default=None, help="Qdrant server URL (default $QDRANT_URL; embedded)"
+    )
+
+
+def qdrant_url(args: argparse.Namespace) -> str | None:
+    """``--qdrant-url``, else ``QDRANT_URL``, else None (the embedded engine)."""
+    url: str | None = getattr(args, "qdrant_url", None) or os.environ.get("QDRANT_URL") or None
+    return url
+
+
+def qdrant_api_key() -> str | None:
+    """The server's key from ``QDRANT_API_KEY`` (None when unset)."""
+    return os.environ.get("QDRANT_API_KEY") or None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pagerag",

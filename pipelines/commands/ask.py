@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from pagerag.ingest.errors import ConfigError, PageragError
 from pagerag.pipelines.answer import DEFAULT_MIN_RELEVANCE, Answer, Chat, Searcher
-from pagerag.pipelines.cli import add_index_option
+from pagerag.pipelines.cli import add_index_option, add_qdrant_option, qdrant_api_key, qdrant_url
 from pagerag.pipelines.llm import DEFAULT_LLM, LLM, SPECS, build_llm
 from pagerag.retriever.types import SearchFilter
 
@@ -51,9 +51,7 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"answer model: {', '.join(SPECS)} (default $PAGERAG_LLM or {DEFAULT_LLM})",
     )
-    parser.add_argument(
-        "--qdrant-url", default=None, help="Qdrant server URL (default $QDRANT_URL; embedded)"
-    )
+    add_qdrant_option(parser)
     parser.add_argument("--llm-url", default=None, help="OpenAI-compatible server (default $PAGERAG_LLM_URL)")
     parser.add_argument("--llm-images", action="store_true", help="send page images (vision models)")
     parser.add_argument("--llm-timeout", type=float, default=120.0, help="seconds per LLM request")
@@ -90,7 +88,7 @@ def _session(args: argparse.Namespace, name: str, body: Callable[[Chat], int]) -
         print(f"pagerag {name}: {exc}", file=sys.stderr)
         return 2
     llm = _llm(args)
-    with _open_index(args.index, args.qdrant_url) as index:
+    with _open_index(args.index, qdrant_url(args)) as index:
         chat = Chat(
             index=index,
             llm=llm,
@@ -202,13 +200,12 @@ def _llm(args: argparse.Namespace) -> LLM:
     )
 
 
-def _open_index(index_dir: Path, qdrant_url: str | None) -> Any:
-    url = qdrant_url or os.environ.get("QDRANT_URL") or None
+def _open_index(index_dir: Path, url: str | None) -> Any:
     if url is None and not index_dir.exists():
         raise ConfigError(f"{index_dir}: no index here; run `pagerag ingest FOLDER --index {index_dir}`")
     from pagerag.retriever.index import PageIndex
 
-    index: Searcher = PageIndex.open(index_dir, url=url, api_key=os.environ.get("QDRANT_API_KEY") or None)
+    index: Searcher = PageIndex.open(index_dir, url=url, api_key=qdrant_api_key())
     return index
 
 

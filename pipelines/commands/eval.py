@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pagerag.ingest.errors import ConfigError
+from pagerag.pipelines.cli import add_qdrant_option, qdrant_api_key, qdrant_url
 from pagerag.retriever.types import MODES, Mode
 
 DEFAULT_MODES = "hybrid,dense,sparse"
@@ -65,9 +66,7 @@ def register(sub: Any) -> None:
         metavar="KIND=NAME",
         help="model for dense/multi/sparse (repeatable; default: the built-in defaults)",
     )
-    parser.add_argument(
-        "--qdrant-url", default=None, help="Qdrant server URL (default $QDRANT_URL; embedded)"
-    )
+    add_qdrant_option(parser)
     parser.add_argument("--answers", action="store_true", help="also run the answer step and score it")
     parser.add_argument(
         "--llm",
@@ -150,8 +149,8 @@ def _evaluate(args: argparse.Namespace, modes: list[Mode], models: dict[str, str
     query_set = load_queries(args.queries)
     index_dir: Path = args.eval_index or Path(".pagerag-eval") / args.docs.resolve().name
     llm = _build_llm(args) if args.answers else None
-    url = args.qdrant_url or os.environ.get("QDRANT_URL") or None
-    api_key = os.environ.get("QDRANT_API_KEY") or None
+    url = qdrant_url(args)
+    api_key = qdrant_api_key()
     with PageIndex.open(index_dir, models=models, url=url, api_key=api_key) as index:
         result = evaluate(
             query_set,

@@ -21,7 +21,7 @@ from pagerag.ingest.pipeline import ingest_paths
 from pagerag.ingest.scan import display
 from pagerag.ingest.sink import NullSink, PageSink
 from pagerag.ingest.types import DocumentInfo, IngestReport, Page
-from pagerag.pipelines.cli import add_index_option
+from pagerag.pipelines.cli import add_index_option, add_qdrant_option, qdrant_api_key, qdrant_url
 
 
 def register(sub: Any) -> None:
@@ -45,9 +45,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--renderer", choices=("pymupdf", "poppler"), default="pymupdf")
     parser.add_argument("--workers", type=int, default=2, help="render/OCR processes (default 2)")
     parser.add_argument("--password", default=None, help="password for encrypted PDFs")
-    parser.add_argument(
-        "--qdrant-url", default=None, help="Qdrant server URL (default $QDRANT_URL; embedded)"
-    )
+    add_qdrant_option(parser)
     for role in ("dense", "multi", "sparse"):
         parser.add_argument(
             f"--{role}",
@@ -92,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             "(install tesseract-ocr, or pass --ocr-lang none to silence this)",
             file=sys.stderr,
         )
-    url = args.qdrant_url or os.environ.get("QDRANT_URL") or None
+    url = qdrant_url(args)
     sink = open_sink(args.index, url, models=chosen_models(args), device=args.device)
     try:
         with Catalog.open(args.index) as catalog:
@@ -160,7 +158,7 @@ def open_sink(
         if exc.name and exc.name.startswith("pagerag.retriever"):
             return NullSink()
         raise
-    api_key = os.environ.get("QDRANT_API_KEY") or None
+    api_key = qdrant_api_key()
     return LazySink(lambda: PageIndex.open(index_dir, models=models, url=url, api_key=api_key, device=device))
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pagerag.ingest.catalog import Catalog
 from pagerag.ingest.pipeline import remove_documents
-from pagerag.pipelines.cli import add_index_option
+from pagerag.pipelines.cli import add_index_option, add_qdrant_option, qdrant_url
 from pagerag.pipelines.commands.ingest import open_sink
 
 
@@ -28,9 +28,7 @@ def register(sub: Any) -> None:
         help="the document's source (as `pagerag list` shows it), its file or a folder",
     )
     add_index_option(remover)
-    remover.add_argument(
-        "--qdrant-url", default=None, help="Qdrant server URL (default $QDRANT_URL; embedded)"
-    )
+    add_qdrant_option(remover)
     remover.set_defaults(func=run_remove)
 
 
@@ -62,7 +60,7 @@ def run_remove(args: argparse.Namespace) -> int:
         if not doc_ids:
             print(f"pagerag remove: error: {args.path} is not in the index {args.index}", file=sys.stderr)
             return 1
-        url = args.qdrant_url or os.environ.get("QDRANT_URL") or None
+        url = qdrant_url(args)
         sink = open_sink(args.index, url)
         try:
             remove_documents(doc_ids, catalog=catalog, sink=sink)

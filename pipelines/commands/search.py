@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pagerag.ingest.errors import ConfigError
-from pagerag.pipelines.cli import add_index_option
+from pagerag.pipelines.cli import add_index_option, add_qdrant_option, qdrant_api_key, qdrant_url
 from pagerag.retriever.types import MODES, Hit, SearchFilter
 
 
@@ -50,9 +49,7 @@ def register(sub: Any) -> None:
         default="corpus",
         help="with --queries: 'doc' searches only the document in each line's doc field",
     )
-    parser.add_argument(
-        "--qdrant-url", default=None, help="Qdrant server URL (default $QDRANT_URL; embedded)"
-    )
+    add_qdrant_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -97,13 +94,13 @@ def run(args: argparse.Namespace) -> int:
     if args.scope == "doc" and args.queries is None:
         print("pagerag search: --scope doc needs --queries", file=sys.stderr)
         return 2
-    url = args.qdrant_url or os.environ.get("QDRANT_URL") or None
+    url = qdrant_url(args)
     if url is None and read_meta(args.index) is None:
         raise ConfigError(f"no index at {args.index}: run `pagerag ingest FOLDER --index {args.index}` first")
     base = parse_filters(args.filter)
     rows = _read_queries(args.queries) if args.queries is not None else []
 
-    with PageIndex.open(args.index, url=url, api_key=os.environ.get("QDRANT_API_KEY") or None) as index:
+    with PageIndex.open(args.index, url=url, api_key=qdrant_api_key()) as index:
         if args.queries is None:
             hits = index.search(args.query, k=args.k, mode=args.mode, prefetch=args.prefetch, filter=base)
             _print_hits(args.query, hits, as_json=args.json)
