@@ -49,12 +49,20 @@ CREATE TABLE IF NOT EXISTS pages (
     ocr_used INTEGER NOT NULL,
     image_coverage REAL NOT NULL,
     lang TEXT NOT NULL,
+    labels TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (doc_id, page)
 );
 """
 _PAGE_COLUMNS = (
-    "page, text, native_text, ocr_text, notes, image, width, height, ocr_used, image_coverage, lang"
+    "page, text, native_text, ocr_text, notes, image, width, height, ocr_used, image_coverage, lang, labels"
 )
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a catalog written by an earlier version up to this schema (columns added since)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(pages)")}
+    if "labels" not in columns:
+        db.execute("ALTER TABLE pages ADD COLUMN labels TEXT NOT NULL DEFAULT ''")
 
 
 class Catalog:
@@ -85,6 +93,7 @@ class Catalog:
                 db.execute("PRAGMA journal_mode=WAL")  # readers (search, list) never wait for a writer
                 db.executescript(_SCHEMA)
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            _migrate(db)
         except (OSError, sqlite3.Error) as exc:
             raise PageragError(f"{index_dir}: cannot open the page catalog: {exc}") from exc
         return cls(index_dir, db)
@@ -169,13 +178,13 @@ class Catalog:
         rows = [
             (p.doc_id, p.page, p.text, p.native_text, p.ocr_text, p.notes,
              p.image_path.stem if p.image_path else None, p.width, p.height,
-             int(p.ocr_used), p.image_coverage, p.lang)
+             int(p.ocr_used), p.image_coverage, p.lang, ",".join(map(str, p.labels)))
             for p in pages
         ]  # fmt: skip
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(
-                f"INSERT OR REPLACE INTO pages (doc_id, {_PAGE_COLUMNS}) VALUES ({', '.join('?' * 12)})", rows
+                f"INSERT OR REPLACE INTO pages (doc_id, {_PAGE_COLUMNS}) VALUES ({', '.join('?' * 13)})", rows
             )
 
     def complete(self, doc_id: str, pages: int, replaces: Sequence[str] = ()) -> None:
@@ -227,7 +236,7 @@ class Catalog:
         return row  # type: ignore[no-any-return]
 
     def _page(self, doc: tuple[str, str, int, str], row: tuple[object, ...]) -> Page:
-        page, text, native, ocr_text, notes, image, width, height, ocr_used, coverage, lang = row
+        page, text, native, ocr_text, notes, image, width, height, ocr_used, coverage, lang, labels = row
         key = str(image) if image else None
         return Page(
             doc_id=doc[0],
@@ -246,4 +255,5 @@ class Catalog:
             ocr_used=bool(ocr_used),
             image_coverage=float(coverage),  # type: ignore[arg-type]
             lang=str(lang),
+            labels=tuple(int(n) for n in str(labels).split(",") if n),
         )

@@ -44,6 +44,8 @@ class Page:
         ocr_used: OCR ran on this page.
         image_coverage: fraction of the page area covered by images (0..1).
         lang: language code if known ("" otherwise).
+        labels: page numbers printed on the page (header/footer or the PDF's page labels),
+            when they differ from or confirm its position; empty when none were found.
     """
 
     doc_id: str
@@ -62,6 +64,7 @@ class Page:
     ocr_used: bool = False
     image_coverage: float = 0.0
     lang: str = ""
+    labels: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

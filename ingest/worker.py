@@ -22,6 +22,7 @@ from pagerag.ingest.formats import images as image_format
 from pagerag.ingest.formats import pdf as pdf_format
 from pagerag.ingest.formats import text as text_format
 from pagerag.ingest.images_store import ImageStore
+from pagerag.ingest.labels import pdf_page_labels
 from pagerag.ingest.ocr import default_languages, detect_language, ocr
 from pagerag.ingest.options import IngestOptions
 from pagerag.ingest.scan import display
@@ -49,6 +50,7 @@ class Prepared:
         page_count: pages (slides counted with hidden ones, frames, text parts).
         slides: (text, notes) of each slide of a .pptx deck, else empty.
         texts: the parts of a text file, else empty.
+        labels: printed page numbers of each page of a PDF (:mod:`pagerag.ingest.labels`), else empty.
     """
 
     job: DocJob
@@ -57,6 +59,7 @@ class Prepared:
     title: str
     slides: tuple[tuple[str, str], ...] = ()
     texts: tuple[str, ...] = ()
+    labels: tuple[tuple[int, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +119,8 @@ def _prepare(job: DocJob, options: IngestOptions) -> Prepared:
     if not title:
         first_text = slides[0][0] if slides else doc[0].get_text("text")
         title = _first_line(normalize(first_text))
-    return Prepared(job, pdf, doc.page_count, title, slides=slides)
+    labels = () if slides else pdf_page_labels(doc)  # a slide's number is its position
+    return Prepared(job, pdf, doc.page_count, title, slides=slides, labels=labels)
 
 
 def _convert(job: DocJob, options: IngestOptions) -> tuple[Path, tuple[tuple[str, str], ...]]:
@@ -251,6 +255,7 @@ def _make(
         ocr_used=ocr_used,
         image_coverage=round(coverage, 4),
         lang=detect_language(text, langs or ("eng",)) or "",
+        labels=prepared.labels[number - 1] if number <= len(prepared.labels) else (),
     )
 
 

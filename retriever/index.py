@@ -22,10 +22,11 @@ from typing import Any
 from pagerag.ingest.errors import CollectionMismatch, ConfigError
 from pagerag.ingest.types import DocumentInfo, Page
 from pagerag.retriever.embedders.base import Embedder
+from pagerag.retriever.pagerefs import page_refs
 from pagerag.retriever.recipe import DEFAULT_RECIPE, HybridRecipe
 from pagerag.retriever.search import build_stage, to_hit, to_where
 from pagerag.retriever.store import Store
-from pagerag.retriever.store.base import Plan
+from pagerag.retriever.store.base import AnyOf, Eq, Plan, Scored
 from pagerag.retriever.store.facade import REINDEX_HINT
 from pagerag.retriever.types import EmbedderSpec, Hit, Mode, SearchFilter
 
@@ -270,7 +271,54 @@ class PageIndex:
             plans.append(None if stage is None else Plan(stage, to_where(flt, sources)))
         todo = [p for p in plans if p is not None]
         results = iter(self.store.query(todo))
-        return [[to_hit(s) for s in next(results)] if p is not None else [] for p in plans]
+        raw = [next(results) if p is not None else [] for p in plans]
+        hits = [[to_hit(s) for s in r] for r in raw]
+        if mode == "hybrid" and recipe.page_refs:
+            self._named_pages_first(queries, plans, raw, hits, k)
+        return hits
+
+    def _named_pages_first(
+        self,
+        queries: Sequence[str],
+        plans: Sequence[Plan | None],
+        raw: Sequence[Sequence[Scored]],
+        hits: list[list[Hit]],
+        k: int,
+    ) -> None:
+        """Put the pages each query names ("page 17", "the cover") first, in place.
+
+        The named pages are looked for in the document of the best hit (the one the question
+        is about): first those printed with the number, then those at that position, each
+        group in the order of the same query restricted to them.
+        """
+        extra: list[Plan] = []
+        owner: list[int] = []
+        for i, (query, plan, found) in enumerate(zip(queries, plans, raw, strict=True)):
+            refs = page_refs(query)
+            if not refs or plan is None or not found:
+                continue
+            top = found[0].payload
+            in_doc = plan.where.and_(Eq("doc_id", str(top.get("doc_id", ""))))
+            if refs.numbers:
+                extra.append(Plan(plan.stage, in_doc.and_(AnyOf("labels", refs.numbers))))
+                owner.append(i)
+            positions = refs.positions(int(top.get("page_count", 0)))
+            if positions:
+                extra.append(Plan(plan.stage, in_doc.and_(AnyOf("page", positions))))
+                owner.append(i)
+        if not extra:
+            return
+        named: dict[int, list[Hit]] = {}
+        for i, found_named in zip(owner, self.store.query(extra), strict=True):
+            named.setdefault(i, []).extend(to_hit(s) for s in found_named)
+        for i, first in named.items():
+            seen: set[tuple[str, int]] = set()
+            ordered: list[Hit] = []
+            for hit in [*first, *hits[i]]:
+                if (hit.doc_id, hit.page) not in seen:
+                    seen.add((hit.doc_id, hit.page))
+                    ordered.append(hit)
+            hits[i] = ordered[:k]
 
     def documents(self) -> list[DocumentInfo]:
         """The searchable documents, by source path."""

@@ -37,6 +37,9 @@ class HybridRecipe:
             candidates with the sparse and dense prefetches; None: the order is pure MaxSim.
             DBSF has no weights in Qdrant: there a weight only says whether a list takes part (0 or 1).
         final_fusion: ``"dbsf"`` (score fusion) or ``"rrf"`` (rank fusion with ``rrf_k`` and weights).
+        page_refs: pages the query names ("the chart on page 17", "the cover") come first, matched
+            by printed number and by position within the best hit's document
+            (:mod:`pagerag.retriever.pagerefs`).
 
     Example:
         >>> HybridRecipe(prefetch=100).rerank_limit
@@ -49,6 +52,7 @@ class HybridRecipe:
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     final: tuple[float, float, float] | None = (1.0, 1.0, 0.0)
     final_fusion: Literal["dbsf", "rrf"] = "dbsf"
+    page_refs: bool = True
 
     def __post_init__(self) -> None:
         if self.prefetch < 1 or (self.rerank is not None and self.rerank < 1) or self.rrf_k < 1:

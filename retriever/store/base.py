@@ -28,8 +28,8 @@ PENDING = "pending"
 LIVE = "live"
 
 KEYWORD_FIELDS = ("doc_id", "source", "state")
-INTEGER_FIELDS = ("page",)
-INT_PAYLOAD = frozenset({"page", "page_count", "ocr"})
+INTEGER_FIELDS = ("page", "labels")
+INT_PAYLOAD = frozenset({"page", "page_count", "ocr", "labels"})
 """Payload fields stored as integers (a ``--filter page=3`` value is converted)."""
 
 
@@ -59,6 +59,7 @@ def page_payload(page: Page, *, state: str, indexed_at: str) -> dict[str, Any]:
         "ocr": int(page.ocr_used),
         "image_path": str(page.image_path) if page.image_path else "",
         "lang": page.lang,
+        "labels": list(page.labels),
         "indexed_at": indexed_at,
         "state": state,
     }

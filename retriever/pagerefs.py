@@ -1,0 +1,92 @@
+"""Pages a question names: "the figure on page 17", "slide 4", "pages 3-5", "the cover", "the last page".
+
+A question that names a page is asking about that page, and the words of the question
+rarely say what is on it (a figure, a photo): text similarity alone ranks it low. The
+search puts the named pages first, matching a number against both what is printed on a
+page (:mod:`pagerag.ingest.labels`) and its position. English, German, French and
+Spanish forms are understood.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_RANGE = 10
+"""A range longer than this ("pages 1-200") names too much to put first."""
+
+_WORD = r"(?:pages?|pp?\.|slides?|seiten?|folien?|páginas?|paginas?|pág\.|diapositivas?|diapositives?)"
+_NUMBER = re.compile(
+    rf"\b{_WORD}\s*(?:no\.?\s*|nr\.?\s*|number\s*|#\s*)?(\d{{1,4}})"
+    r"(?:\s*(-|–|to|bis|à|a|and|und|et|y|&|,)\s*(\d{1,4}))?(?!\s*%)",
+    re.IGNORECASE,
+)
+_FIRST = re.compile(
+    r"\b(?:(?:front\s+|back\s+of\s+the\s+)?cover|title\s+(?:page|slide)|first\s+(?:page|slide)|"
+    r"titelseite|titelblatt|deckblatt|erste[nrs]?\s+(?:seite|folie)|"
+    r"première\s+(?:page|diapositive)|couverture|primera\s+(?:página|pagina|diapositiva)|portada)\b",
+    re.IGNORECASE,
+)
+_SECOND_LAST = re.compile(
+    r"\b(?:second[\s-]+(?:to[\s-]+)?last|penultimate|next[\s-]+to[\s-]+last|vorletzte[nrs]?|avant-dernière|penúltima)"
+    r"\s+(?:page|slide|seite|folie|diapositive|página|pagina|diapositiva)\b",
+    re.IGNORECASE,
+)
+_LAST = re.compile(
+    r"\b(?:(?:last|final)\s+(?:page|slide)|back\s+cover|letzte[nrs]?\s+(?:seite|folie)|"
+    r"dernière\s+(?:page|diapositive)|última\s+(?:página|pagina|diapositiva)|contraportada)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PageRefs:
+    """The pages a question names.
+
+    Attributes:
+        numbers: page numbers named ("page 17", "slides 3-5"): printed numbers or positions.
+        first: the question names the first page (cover, title page).
+        last: the question names the last page (1) or the second last (2); 0: neither.
+    """
+
+    numbers: tuple[int, ...] = ()
+    first: bool = False
+    last: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.numbers or self.first or self.last)
+
+    def positions(self, page_count: int) -> tuple[int, ...]:
+        """Page positions (1-based) these references can mean in a document of ``page_count`` pages."""
+        found = {n for n in self.numbers if 1 <= n <= page_count}
+        if self.first:
+            found.add(1)
+        if self.last and page_count - self.last + 1 >= 1:
+            found.add(page_count - self.last + 1)
+        return tuple(sorted(found))
+
+
+def page_refs(question: str) -> PageRefs:
+    """The pages ``question`` names.
+
+    Example:
+        >>> page_refs("What is the title of the diagram on page 9?")
+        PageRefs(numbers=(9,), first=False, last=0)
+        >>> page_refs("How many people are on the cover and on slides 3-4?")
+        PageRefs(numbers=(3, 4), first=True, last=0)
+        >>> bool(page_refs("How many pages does the report have?"))
+        False
+    """
+    numbers: set[int] = set()
+    for m in _NUMBER.finditer(question):
+        start = int(m.group(1))
+        numbers.add(start)
+        if m.group(3):
+            end = int(m.group(3))
+            if m.group(2) in ("-", "–", "to", "bis", "à", "a") and 0 < end - start <= MAX_RANGE:
+                numbers.update(range(start, end + 1))
+            else:
+                numbers.add(end)
+    numbers.discard(0)
+    last = 2 if _SECOND_LAST.search(question) else 1 if _LAST.search(question) else 0
+    return PageRefs(tuple(sorted(numbers)), first=bool(_FIRST.search(question)), last=last)
