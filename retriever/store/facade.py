@@ -192,7 +192,7 @@ class Store:
             with self._lock:
                 results = self.backend.query([live[i] for i in todo])
             for i, res in zip(todo, results, strict=True):
-                out[i] = res
+                out[i] = sorted(res, key=_rank_key)  # equal scores in a fixed order, run after run
         return out
 
     def optimize(self) -> None:
@@ -209,3 +209,8 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _rank_key(point: Scored) -> tuple[float, str, int]:
+    """Best score first; ties by source path and page (the engine's fusion leaves their order open)."""
+    return (-point.score, str(point.payload.get("source", "")), int(point.payload.get("page", 0)))
