@@ -93,9 +93,9 @@ def ingest_paths(
         hashed_at = time.perf_counter()
         plan = _classify(files, kinds, catalog)
         gone = _gone(catalog, scan.roots, plan.claimed) if options.sync else []
-        if plan.new or plan.renames or gone or recovered:
-            # The sink is only touched when there is work: an unchanged run never loads models.
-            recovered += reconcile(catalog, sink)
+        # Every run checks that the store holds what the catalog says (an emptied or replaced
+        # store is refilled from the page table); an index's models load only if pages must be embedded.
+        recovered += reconcile(catalog, sink)
         for doc_id, file in plan.renames:
             sink.rename(doc_id, file.source)
             catalog.rename(doc_id, file.path, file.source)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from pagerag.retriever.search import build_stage, to_hit, to_where
 from pagerag.retriever.store import Store
 from pagerag.retriever.store.base import AnyOf, Eq, Plan, Scored
 from pagerag.retriever.store.facade import REINDEX_HINT
-from pagerag.retriever.types import EmbedderSpec, Hit, Mode, SearchFilter
+from pagerag.retriever.types import EmbedderSpec, Embedding, Hit, Mode, SearchFilter, VectorSpec
 
 META_NAME = "index.json"
 META_VERSION = 1
@@ -63,6 +63,60 @@ def _default_embedder(models: Mapping[str, str] | None, device: str | None) -> E
 
     embedder: Embedder = build_embedder(models, device=device)
     return embedder
+
+
+def _spec_from_json(data: Mapping[str, Any]) -> EmbedderSpec:
+    def vector(v: Mapping[str, Any] | None) -> VectorSpec | None:
+        return VectorSpec(**v) if v else None
+
+    dense = vector(data["dense"])
+    assert dense is not None
+    return EmbedderSpec(
+        dense=dense,
+        multi=vector(data.get("multi")),
+        pooled=vector(data.get("pooled")),
+        sparse=data.get("sparse"),
+        models=dict(data.get("models", {})),
+    )
+
+
+class _LazyEmbedder:
+    """An existing index's models, loaded on the first embedding; until then the spec comes from index.json.
+
+    Opening an index to list, remove or repair documents then costs no model loading.
+    """
+
+    def __init__(self, load: Callable[[], Embedder], spec: EmbedderSpec, index_dir: Path) -> None:
+        self._load = load
+        self._spec = spec
+        self._index_dir = index_dir
+        self._embedder: Embedder | None = None
+
+    @property
+    def spec(self) -> EmbedderSpec:
+        return self._spec
+
+    @property
+    def loaded(self) -> bool:
+        return self._embedder is not None
+
+    def _get(self) -> Embedder:
+        if self._embedder is None:
+            embedder = self._load()
+            if _spec_json(embedder.spec) != _spec_json(self._spec):
+                raise CollectionMismatch(
+                    f"{self._index_dir} was built with models {dict(self._spec.models)}; this version of "
+                    "pagerag gives those models other vectors (dimensions, pooling or storage changed): "
+                    f"{REINDEX_HINT}"
+                )
+            self._embedder = embedder
+        return self._embedder
+
+    def embed_pages(self, pages: Sequence[Page]) -> list[Embedding]:
+        return self._get().embed_pages(pages)
+
+    def embed_queries(self, texts: Sequence[str]) -> list[Embedding]:
+        return self._get().embed_queries(texts)
 
 
 class PageIndex:
@@ -139,7 +193,12 @@ class PageIndex:
         else:
             store = Store(index_dir / "qdrant")  # takes the single-writer lock first: fails fast
         try:
-            if embedder is None:
+            if embedder is None and meta and isinstance(meta.get("spec"), dict):
+                chosen = models if models else (built_with or None)
+                embedder = _LazyEmbedder(
+                    lambda: _default_embedder(chosen, device), _spec_from_json(meta["spec"]), index_dir
+                )
+            elif embedder is None:
                 embedder = _default_embedder(models if models else (built_with or None), device)
             spec = embedder.spec
             if meta and meta.get("spec") != _spec_json(spec):
