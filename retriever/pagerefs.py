@@ -21,6 +21,56 @@ _NUMBER = re.compile(
     r"(?:\s*(-|–|to|bis|à|a|and|und|et|y|&|,)\s*(\d{1,4}))?(?!\s*%)",
     re.IGNORECASE,
 )
+_NUMBER_WORDS = [
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+]
+_ORDINAL_WORDS = [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
+]
+_PAGE_NOUN = r"(?:page|slide|seite|folie)"
+_ORDINAL = re.compile(
+    rf"\b(?:(\d{{1,4}})(?:st|nd|rd|th|\.)|({'|'.join(_ORDINAL_WORDS[1:])}))\s+{_PAGE_NOUN}\b(?!\s+to\s+last)",
+    re.IGNORECASE,
+)
+_SPELLED = re.compile(rf"\b(?:pages?|slides?)\s+({'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
 _FIRST = re.compile(
     r"\b(?:(?:front\s+|back\s+of\s+the\s+)?cover|title\s+(?:page|slide)|first\s+(?:page|slide)|"
     r"titelseite|titelblatt|deckblatt|erste[nrs]?\s+(?:seite|folie)|"
@@ -87,6 +137,11 @@ def page_refs(question: str) -> PageRefs:
                 numbers.update(range(start, end + 1))
             else:
                 numbers.add(end)
+    for m in _ORDINAL.finditer(question):
+        if not _SECOND_LAST.match(question, m.start()):
+            numbers.add(int(m.group(1)) if m.group(1) else _ORDINAL_WORDS.index(m.group(2).lower()) + 1)
+    for m in _SPELLED.finditer(question):
+        numbers.add(_NUMBER_WORDS.index(m.group(1).lower()) + 1)
     numbers.discard(0)
     last = 2 if _SECOND_LAST.search(question) else 1 if _LAST.search(question) else 0
     return PageRefs(tuple(sorted(numbers)), first=bool(_FIRST.search(question)), last=last)
