@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,9 @@ def split_pages(text: str, page_chars: int = PAGE_CHARS) -> list[str]:
     return [p for p in pages if p]
 
 
+_CSS = "* {font-family: sans-serif; font-size: 10pt; white-space: pre-wrap;}"
+
+
 def render_text(text: str, dpi: float) -> Image.Image:
     """Draw ``text`` on an A4 page (what a reader of the file would see printed)."""
     pymupdf = _pymupdf()
@@ -68,20 +72,14 @@ def render_text(text: str, dpi: float) -> Image.Image:
     try:
         page = doc.new_page(width=A4[0], height=A4[1])
         box = pymupdf.Rect(50, 50, A4[0] - 50, A4[1] - 50)
-        size = 10.0
-        while page.insert_textbox(box, text, fontsize=size, fontname="helv") < 0 and size > 4:
-            page = _fresh(doc, page)
-            size -= 1.5
+        # MuPDF's HTML layout picks fallback fonts per script (CJK, Arabic/Persian right to left, Cyrillic)
+        # and scales the text down until it fits the page.
+        page.insert_htmlbox(box, html.escape(text), css=_CSS, scale_low=0)
         zoom = dpi / 72.0
         pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
         return Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
     finally:
         doc.close()
-
-
-def _fresh(doc: Any, page: Any) -> Any:
-    doc.delete_page(0)
-    return doc.new_page(width=A4[0], height=A4[1])
 
 
 def _pymupdf() -> Any:
