@@ -99,13 +99,13 @@ def test_text_files_are_cut_into_pages_at_paragraphs() -> None:
     assert text.render_text(pages[0], 72).size == (595, 842)
 
 
-
 def test_text_pages_draw_chinese_glyphs_not_blanks() -> None:
-    """A Chinese text file's page image reads back as Chinese (the old Helvetica-only drawing gave '?' boxes)."""
+    """A Chinese text file's page image reads back as Chinese (Helvetica alone drew '?' boxes)."""
     from pagerag.ingest.ocr import installed_languages, ocr
 
     if "chi_sim" not in installed_languages():
         pytest.skip("tesseract chi_sim is not installed")
     image = text.render_text("年度报告\n\n收入增长了百分之十二\n", 200)
-    read = ocr(image.convert("L"), ["chi_sim"], hint="年度报告 收入增长了百分之十二" * 3).text.replace(" ", "")
+    hint = "年度报告 收入增长了百分之十二" * 3
+    read = ocr(image.convert("L"), ["chi_sim"], hint=hint).text.replace(" ", "")
     assert "收入" in read and "报告" in read
