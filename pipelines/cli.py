@@ -42,6 +42,27 @@ def add_qdrant_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """``--dense/--multi/--sparse MODEL``: the models of a new index (see ``pagerag models``)."""
+    for role in ("dense", "multi", "sparse"):
+        parser.add_argument(
+            f"--{role}",
+            default=None,
+            metavar="MODEL",
+            help=f"{role} model for a new index (see `pagerag models`; default: the offline CPU default)",
+        )
+
+
+def chosen_models(args: argparse.Namespace) -> dict[str, str] | None:
+    """The ``--dense/--multi/--sparse`` choices (roles not named keep their defaults), or None."""
+    picked = {role: getattr(args, role) for role in ("dense", "multi", "sparse") if getattr(args, role, None)}
+    if not picked:
+        return None
+    from pagerag.retriever.embedders.registry import DEFAULT_MODELS
+
+    return {**DEFAULT_MODELS, **picked}
+
+
 def qdrant_url(args: argparse.Namespace) -> str | None:
     """``--qdrant-url``, else ``QDRANT_URL``, else None (the embedded engine)."""
     url: str | None = getattr(args, "qdrant_url", None) or os.environ.get("QDRANT_URL") or None

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from pagerag.ingest.errors import ConfigError
-from pagerag.pipelines.cli import add_qdrant_option, qdrant_api_key, qdrant_url
+from pagerag.pipelines.cli import (
+    add_model_options,
+    add_qdrant_option,
+    chosen_models,
+    qdrant_api_key,
+    qdrant_url,
+)
 from pagerag.retriever.types import MODES, Mode
 
 DEFAULT_MODES = "hybrid,dense,sparse"
@@ -59,13 +65,10 @@ def register(sub: Any) -> None:
         help="search everything, or each query's own document",
     )
     parser.add_argument("-k", type=int, default=10, help="hits per query (default 10)")
+    add_model_options(parser)
     parser.add_argument(
-        "--model",
-        action="append",
-        default=[],
-        metavar="KIND=NAME",
-        help="model for dense/multi/sparse (repeatable; default: the built-in defaults)",
-    )
+        "--model", action="append", default=[], metavar="KIND=NAME", help=argparse.SUPPRESS
+    )  # the older spelling of --dense/--multi/--sparse
     add_qdrant_option(parser)
     parser.add_argument("--answers", action="store_true", help="also run the answer step and score it")
     parser.add_argument(
@@ -109,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("-k and --answer-k must be at least 1")
     modes = _parse_modes(args.modes)
     models = _parse_models(args.model)
+    picked = chosen_models(args)
+    if picked:
+        models = {**picked, **(models or {})} if models else picked
     return _evaluate(args, modes, models)
 
 

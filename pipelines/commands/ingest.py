@@ -21,7 +21,14 @@ from pagerag.ingest.pipeline import ingest_paths
 from pagerag.ingest.scan import display
 from pagerag.ingest.sink import NullSink, PageSink
 from pagerag.ingest.types import DocumentInfo, IngestReport, Page
-from pagerag.pipelines.cli import add_index_option, add_qdrant_option, qdrant_api_key, qdrant_url
+from pagerag.pipelines.cli import (
+    add_index_option,
+    add_model_options,
+    add_qdrant_option,
+    chosen_models,
+    qdrant_api_key,
+    qdrant_url,
+)
 
 
 def register(sub: Any) -> None:
@@ -46,27 +53,11 @@ def register(sub: Any) -> None:
     parser.add_argument("--workers", type=int, default=2, help="render/OCR processes (default 2)")
     parser.add_argument("--password", default=None, help="password for encrypted PDFs")
     add_qdrant_option(parser)
-    for role in ("dense", "multi", "sparse"):
-        parser.add_argument(
-            f"--{role}",
-            default=None,
-            metavar="MODEL",
-            help=f"{role} model for a new index (see `pagerag models`; default: the offline CPU default)",
-        )
+    add_model_options(parser)
     parser.add_argument("--device", default=None, help="torch device for full-size models (default: auto)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.set_defaults(func=run)
-
-
-def chosen_models(args: argparse.Namespace) -> dict[str, str] | None:
-    """The ``--dense/--multi/--sparse`` choices (roles not named keep their defaults), or None."""
-    picked = {role: getattr(args, role) for role in ("dense", "multi", "sparse") if getattr(args, role)}
-    if not picked:
-        return None
-    from pagerag.retriever.embedders.registry import DEFAULT_MODELS
-
-    return {**DEFAULT_MODELS, **picked}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -156,3 +156,13 @@ def test_command_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "unknown mode 'bm25'" in capsys.readouterr().err
     assert main(["eval", str(queries), "--docs", str(tmp_path), "--model", "dense"]) == 1
     assert "--model: expected" in capsys.readouterr().err
+
+
+def test_eval_takes_the_model_options_of_ingest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"id": "1", "query": "x", "doc": "a.pdf", "pages": [1]}\n')
+    (tmp_path / "docs").mkdir()
+    code = main(["eval", str(queries), "--docs", str(tmp_path / "docs"), "--index", str(tmp_path / "i"),
+                 "--multi", "no-such-model", "--quiet"])  # fmt: skip
+    assert code != 0
+    assert "no-such-model" in capsys.readouterr().err
