@@ -67,6 +67,10 @@ def model(name: str) -> object:
             from pagerag.retriever.embedders.e5 import E5Embedder
 
             _models[name] = E5Embedder()
+        elif name == "e5-tokens":
+            from pagerag.retriever.embedders.e5 import E5TokenEmbedder
+
+            _models[name] = E5TokenEmbedder()
         elif name == "minilm":
             from pagerag.retriever.embedders.minilm import MiniLMTokenEmbedder
 
@@ -86,6 +90,21 @@ def minilm_tokens(texts: list[str], *, query: bool, tag: str = "") -> list[Matri
     got = cache.get(
         texts, lambda ts: [v.astype(np.float16) for v in model("minilm").token_vectors(ts, query=query)]
     )
+    return [np.asarray(v, dtype=np.float32) for v in got]
+
+
+def e5_tokens(texts: list[str], *, query: bool) -> list[Matrix]:
+    """e5-small token vectors as ``e5-tokens`` makes them, before pooling (pages: no punctuation)."""
+    from pagerag.retriever.embedders.e5 import encode
+
+    emb = model("e5-tokens")
+
+    def compute(ts: list[str]) -> list[object]:
+        ts = [t if t.strip() else " " for t in ts]
+        _, rows = encode(emb._encoder, ts, query=query, skip=None if query else emb._skip)
+        return [r.astype(np.float16) for r in rows]
+
+    got = EmbeddingCache(f"e5tok-{'q' if query else 'p'}").get(texts, compute, 16)
     return [np.asarray(v, dtype=np.float32) for v in got]
 
 
@@ -208,6 +227,11 @@ def signals(pages: list[DevPage], queries: list[Query], skip: set[str]) -> dict[
             @ np.stack([normalize(m.mean(0)) if len(m) else np.zeros(384, np.float32) for m in pm]).T
         ),
     )
+    if "e5tok" not in skip:
+        pe, qe = e5_tokens(texts, query=False), e5_tokens(qtexts, query=True)
+        add("e5tok-maxsim", lambda: maxsim_scores(pe, qe))
+        add("e5tok-maxsim-pool2", lambda: maxsim_scores([pool_hierarchical(m, 2) for m in pe], qe))
+        add("e5tok-pooled16", lambda: maxsim_scores([pool_mean(m, 16) for m in pe], qe))
     qv = e5_vectors(qtexts, query=True)
     add("e5-page", lambda: qv @ e5_vectors(texts, query=False).T)
     add("e5-noprefix", lambda: e5_vectors(qtexts, query=False) @ e5_vectors(texts, query=False).T)
@@ -326,6 +350,12 @@ def options(sig: dict[str, Matrix], mask: Matrix) -> dict[str, Matrix]:
         "H plan: D, all page tokens (no pooling)": lambda: plan(s, mask, multi="maxsim", **dbsf_final),
         "I plan: D, pooled32 first stage": lambda: plan(s, mask, pooled="pooled32", **dbsf_final),
         "J plan: D, 64-d truncated multi": lambda: plan(s, mask, multi="maxsim-64d", **dbsf_final),
+        "K plan: D with e5-tokens as the multi model (pooled16 + MaxSim pool2)": lambda: plan(
+            s, mask, pooled="e5tok-pooled16", multi="e5tok-maxsim-pool2", **dbsf_final
+        ),
+        "L plan: D with e5-tokens, all page tokens (no pooling)": lambda: plan(
+            s, mask, pooled="e5tok-pooled16", multi="e5tok-maxsim", **dbsf_final
+        ),
     }
     out = dict(s)
     for name, make in built.items():
@@ -340,7 +370,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("devsets", nargs="+", type=Path)
     parser.add_argument("--langs", default="eng+deu+fra+spa")
-    parser.add_argument("--skip", default="", help="comma-separated signals not to compute")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated signals not to compute (e5tok: all e5-tokens ones)"
+    )
     parser.add_argument("--by-modality", default="", help="options to break down, separated by ;")
     parser.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     args = parser.parse_args()

