@@ -21,6 +21,7 @@ the whole string with one ``<unk>`` per unknown character. The segmentation runs
 
 from __future__ import annotations
 
+import logging
 import re
 import struct
 import threading
@@ -313,7 +314,7 @@ class E5Encoder:
                 from transformers.utils import logging as hf_logging
 
                 verbosity = hf_logging.get_verbosity()
-                hf_logging.set_verbosity(hf_logging.ERROR)  # tracing reads attributes that log advisories
+                hf_logging.set_verbosity(logging.ERROR)  # tracing reads attributes that log advisories
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # the tracer's notes on Python-level shape checks
                     traced = torch.jit.trace(  # type: ignore[no-untyped-call]
