@@ -101,7 +101,8 @@ def e5_tokens(texts: list[str], *, query: bool) -> list[Matrix]:
 
     def compute(ts: list[str]) -> list[object]:
         ts = [t if t.strip() else " " for t in ts]
-        _, rows = encode(emb._encoder, ts, query=query, skip=None if query else emb._skip)
+        skip = frozenset() if query else emb._skip
+        _, rows = encode(emb._encoder, ts, query=query, tokens=True, skip=skip)
         return [r.astype(np.float16) for r in rows]
 
     got = EmbeddingCache(f"e5tok-{'q' if query else 'p'}").get(texts, compute, 16)

@@ -117,7 +117,7 @@ class E5TokenEmbedder:
     Example:
         >>> emb = E5TokenEmbedder()  # doctest: +SKIP
         >>> emb.embed_queries(["Umsatz 2023"])[0].multi.shape  # doctest: +SKIP
-        (3, 384)
+        (2, 384)
     """
 
     name = "e5-tokens"
@@ -154,8 +154,10 @@ class E5TokenEmbedder:
         if not texts:
             return []
         texts = [t if t.strip() else " " for t in texts]
-        skip = None if query else self._skip
-        dense, tokens = encode(self._encoder, texts, query=query, skip=skip, batch_tokens=self.batch_tokens)
+        skip = frozenset() if query else self._skip
+        dense, tokens = encode(
+            self._encoder, texts, query=query, tokens=True, skip=skip, batch_tokens=self.batch_tokens
+        )
         out = []
         for vector, rows in zip(dense, tokens, strict=True):
             pooled = pool_mean(rows, self.pool_group)
@@ -170,22 +172,23 @@ def encode(
     texts: Sequence[str],
     *,
     query: bool,
-    skip: frozenset[int] | None = None,
+    tokens: bool = False,
+    skip: frozenset[int] = frozenset(),
     batch_tokens: int = 8192,
 ) -> tuple[FloatArray, list[FloatArray]]:
-    """Dense vectors of ``texts`` and, when ``skip`` is given or ``query``, their token vectors.
+    """Dense vectors of ``texts`` and, with ``tokens``, their token vectors from the same pass.
 
     Args:
         encoder: an :class:`~pagerag.retriever.embedders.e5_torch.E5Encoder`.
         texts: non-empty texts (the prefix is added here).
         query: query or passage prefix.
-        skip: token ids whose states are left out of the token vectors (pages); None with
-            ``query=False`` computes no token vectors.
+        tokens: also return the token vectors.
+        skip: token ids whose states are left out of the token vectors.
         batch_tokens: padded tokens per forward pass.
 
     Returns:
         (n, 384) L2-normalised dense vectors, and per text its (tokens, 384) L2-normalised
-        token states (prefix and specials left out), or an empty list.
+        token states (prefix and special tokens left out), or an empty list without ``tokens``.
     """
     prefix = PREFIXES[query]
     ids = encoder.tokenizer.encode([prefix + t for t in texts])
@@ -205,20 +208,20 @@ def encode(
         sums[i] += rows.mean(axis=0, dtype=np.float64) * weight
         weights[i] += weight
     dense = normalize((sums / weights[:, None]).astype(np.float32))
-    if skip is None and not query:
+    if not tokens:
         return dense, []
     parts: list[list[FloatArray]] = [[] for _ in texts]
     for i, rows in zip(owner, states, strict=True):
         parts[i].append(rows[1:-1])
-    tokens = []
+    vectors = []
     for seq, part in zip(ids, parts, strict=True):
         rows = np.concatenate(part)
         keep = np.ones(len(seq), dtype=bool)
         keep[:n_prefix] = False
         if skip:
             keep &= np.fromiter((t not in skip for t in seq), dtype=bool, count=len(seq))
-        tokens.append(normalize(rows[keep]))
-    return dense, tokens
+        vectors.append(normalize(rows[keep]))
+    return dense, vectors
 
 
 def _skip_ids(pieces: Sequence[str]) -> frozenset[int]:
