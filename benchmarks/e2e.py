@@ -131,6 +131,9 @@ def main() -> None:
         sys.exit(f"pagerag ingest failed ({proc.returncode}):\n{err[-3000:]}")
     report = json.loads(out.strip().splitlines()[-1])
     cpu = sum(sampler.cpu.values())
+    main_cpu = sampler.cpu.get(
+        proc.pid, 0.0
+    )  # the CLI: scan, embedding, store; the rest: workers, LibreOffice
     print(f"# pagerag ingest end to end: {docs} documents, {pages} pages\n")
     print(f"command: `{' '.join(cmd)}`; load average before: {load:.2f}\n")
     print("| pages | wall s | pages/s | CPU s (tree) | CPU s/page | peak RSS (tree) | failed |")
@@ -139,6 +142,10 @@ def main() -> None:
     print(
         f"| {done} | {wall:.0f} | {done / wall:.2f} | {cpu:.0f} | {cpu / max(done, 1):.2f} | "
         f"{sampler.peak / 2**20:.0f} MiB | {len(report['failed'])} |"
+    )
+    print(
+        f"\nCPU s: {main_cpu:.0f} in the ingest process (embedding, store), "
+        f"{cpu - main_cpu:.0f} in its children (render, text, OCR, LibreOffice)"
     )
     for f in report["failed"]:
         print(f"- failed: {f['path']}: {f['reason']}")
