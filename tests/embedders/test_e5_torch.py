@@ -210,3 +210,20 @@ def test_bad_model_files_raise_model_error(tmp_path: Path) -> None:
     cut.write_bytes(packaged_path().read_bytes()[:4096])
     with pytest.raises(ModelError, match="truncated or corrupt"):
         read_model_file(cut)
+
+
+def test_dense_vector_reads_the_first_window_and_tokens_the_whole_page(
+    e5: E5Embedder, tokens: E5TokenEmbedder
+) -> None:
+    from pagerag.retriever.embedders.e5 import encode
+
+    long = " ".join(f"Umsatz Gewinn Region {i} Nord Süd." for i in range(200))  # well over 510 tokens
+    longer = long + " Völlig andere Worte über Fischerei und Häfen." * 40
+    a, b = e5.embed_texts([long, longer], query=False)
+    assert float(a @ b) > 0.9999  # what follows the first window does not move the dense vector
+    whole = encode(e5._encoder, [long], query=False, dense_windows=None)[0][0]
+    assert float(a @ whole) < 0.9999  # the whole-page average is another vector
+    one_pass = tokens.embed_pages(pages([long, longer]))
+    assert np.allclose(one_pass[0].dense, a, atol=1e-5)  # e5-tokens gives the same dense vector
+    assert one_pass[1].multi is not None and one_pass[0].multi is not None
+    assert len(one_pass[1].multi) > len(one_pass[0].multi)  # token vectors cover the whole text
