@@ -32,6 +32,7 @@ from pagerag.retriever.types import EmbedderSpec, Embedding, Hit, Mode, SearchFi
 
 META_NAME = "index.json"
 META_VERSION = 1
+_CHANGED = "this version of pagerag gives those models other vectors (dimensions, pooling or storage changed)"
 
 
 def _spec_json(spec: EmbedderSpec) -> dict[str, Any]:
@@ -96,18 +97,13 @@ class _LazyEmbedder:
     def spec(self) -> EmbedderSpec:
         return self._spec
 
-    @property
-    def loaded(self) -> bool:
-        return self._embedder is not None
-
     def _get(self) -> Embedder:
         if self._embedder is None:
             embedder = self._load()
             if _spec_json(embedder.spec) != _spec_json(self._spec):
+                built = dict(self._spec.models)
                 raise CollectionMismatch(
-                    f"{self._index_dir} was built with models {dict(self._spec.models)}; this version of "
-                    "pagerag gives those models other vectors (dimensions, pooling or storage changed): "
-                    f"{REINDEX_HINT}"
+                    f"{self._index_dir} was built with models {built}; {_CHANGED}: {REINDEX_HINT}"
                 )
             self._embedder = embedder
         return self._embedder
@@ -206,8 +202,7 @@ class PageIndex:
                 raise CollectionMismatch(
                     f"{index_dir} was built with models {built_with}; "
                     + (
-                        "this version of pagerag gives those models other vectors (dimensions, pooling "
-                        "or storage changed)"
+                        _CHANGED
                         if same_names
                         else f"the embedder given is {dict(spec.models)} with other vectors"
                     )

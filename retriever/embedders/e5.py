@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import importlib.util
+import math
 import os
 import unicodedata
 from collections.abc import Sequence
@@ -205,7 +206,7 @@ def encode(
     windows: list[list[int]] = []
     owner: list[int] = []
     position: list[int] = []
-    limit = dense_windows if dense_windows is not None else len(texts) + max(map(len, ids), default=0)
+    limit = math.inf if dense_windows is None else dense_windows
     for i, seq in enumerate(ids):
         for w, start in enumerate(range(0, max(len(seq), 1), content)):
             if w >= limit and not tokens:
