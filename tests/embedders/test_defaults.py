@@ -118,3 +118,18 @@ def test_defaults_loaded_with_no_network(embedder: Embedder) -> None:
     with pytest.raises(SocketConnectBlockedError):
         socket.create_connection(("93.184.215.14", 443), timeout=1)
     assert embedder.spec.models["dense"] == "e5-small"  # built above, under the same block
+
+
+def test_minilm_queries_run_traced_with_the_eager_numbers(embedder: Embedder) -> None:
+    import torch
+
+    multi = embedder.multi  # type: ignore[attr-defined]
+    texts = ["revenue 2023", "how do I make pancakes with flour, eggs and milk in a hot pan?"]
+    traced = [multi.token_vectors([t], query=True)[0] for t in texts]  # traced on the first
+    assert multi._single._frozen is not None
+    assert isinstance(multi._single._frozen, torch.jit.ScriptModule)
+    for text, got in zip(texts, traced, strict=True):
+        ids = multi._tokenizer(text, add_special_tokens=True, return_tensors="pt")["input_ids"]
+        with torch.inference_mode():
+            eager = multi._model(input_ids=ids).last_hidden_state[0, 1:-1].numpy()
+        np.testing.assert_allclose(got, eager / np.linalg.norm(eager, axis=1, keepdims=True), atol=1e-5)

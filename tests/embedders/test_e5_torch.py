@@ -122,7 +122,7 @@ def test_single_windows_run_traced_with_the_eager_numbers(e5: E5Embedder) -> Non
         eager = [enc.states([w])[0] for w in windows]
     finally:
         enc.trace_single = True
-    assert enc._frozen is not None
+    assert enc._single._frozen is not None and enc._single._frozen is not enc._single._module
     for t, e in zip(traced, eager, strict=True):
         np.testing.assert_allclose(t, e, atol=1e-5)
 
