@@ -151,7 +151,10 @@ def test_composite_runs_dense_and_multi_parts_and_merges_them_in_order() -> None
     assert [e.multi.shape[0] for e in out] == [3, 1]
     assert [e.pooled.shape[0] for e in out] == [2, 1]  # mean pooling by 2 when the part gives none
     assert out[0].sparse is not None and len(out[0].sparse.indices) == 3
-    assert multi.threads == {"pagerag-embed_0"} and dense.threads == {threading.current_thread().name}
+    here = threading.current_thread().name
+    assert multi.threads == {here} and dense.threads == {here}  # queries: one after the other
+    emb.embed_pages([Page(doc_id="d" * 64, source="a.pdf", page=1, page_count=1, text="one two")])
+    assert multi.threads == {here, "pagerag-embed_0"} and dense.threads == {here}  # pages: both at once
     emb.close()
     with pytest.raises(ConfigError, match="no multi-vector"):
         CompositeEmbedder(dense, dense)  # type: ignore[arg-type]
