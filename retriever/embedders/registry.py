@@ -87,9 +87,16 @@ _MODELS: tuple[ModelInfo, ...] = (
         _GPU, f"{_E}.jina_v4:JinaV4Embedder", "jinaai/jina-embeddings-v4",
     ),
     ModelInfo(
+        "colqwen2", "dense+multi", {"dense": 128, "multi": 128},
+        "ColQwen2 on page images (multi-vector; dense = mean of the multi-vectors)",
+        _GPU, f"{_E}.colpali:ColVisionEmbedder", "vidore/colqwen2-v1.0-hf",
+    ),
+    ModelInfo(
+        # No transformers-format ColQwen2.5 is published (vidore's are colpali-engine adapters),
+        # so there is no default id: colqwen2.5:ID-OR-PATH of a converted checkpoint.
         "colqwen2.5", "dense+multi", {"dense": 128, "multi": 128},
-        "ColQwen2.5 on page images (multi-vector; dense = mean of the multi-vectors)",
-        _GPU, f"{_E}.colpali:ColVisionEmbedder", "vidore/colqwen2.5-v0.2",
+        "ColQwen2.5 on page images, transformers-format checkpoint: colqwen2.5:ID-OR-PATH",
+        _GPU, f"{_E}.colpali:ColVisionEmbedder",
     ),
     ModelInfo(
         "colpali", "dense+multi", {"dense": 128, "multi": 128},

@@ -27,8 +27,14 @@ def test_full_size_adapters_are_registered_by_module_path() -> None:
     targets = {m.name: m.target for m in available()}
     assert targets["jina-v4"] == "pagerag.retriever.embedders.jina_v4:JinaV4Embedder"
     assert (
-        targets["colqwen2.5"] == targets["colpali"] == "pagerag.retriever.embedders.colpali:ColVisionEmbedder"
+        targets["colqwen2"]
+        == targets["colqwen2.5"]
+        == targets["colpali"]
+        == "pagerag.retriever.embedders.colpali:ColVisionEmbedder"
     )
+    assert model_info("colqwen2").default_id == "vidore/colqwen2-v1.0-hf"  # transformers format
+    with pytest.raises(ConfigError, match=r"'colqwen2\.5' needs an id or path"):
+        resolve({"multi": "colqwen2.5"})  # vidore publishes only colpali-engine adapters of it
     assert targets["jina-colbert-v2"] == "pagerag.retriever.embedders.colbert:ColbertEmbedder"
     assert targets["st"] == "pagerag.retriever.embedders.sentence:SentenceTransformerEmbedder"
     assert model_info("st:intfloat/e5-base").name == "st"
@@ -73,7 +79,7 @@ def test_models_command_lists_defaults_and_adapters_with_dims(capsys: pytest.Cap
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["e5-small"]["default_for"] == ["dense"]
     assert rows["minilm-tokens"]["dims"] == {"dense": 384, "multi": 384}
-    assert {"jina-v4", "colqwen2.5", "colpali", "jina-colbert-v2", "st"} <= set(rows)
+    assert {"jina-v4", "colqwen2", "colqwen2.5", "colpali", "jina-colbert-v2", "st"} <= set(rows)
     assert main(["models"]) == 0
     table = capsys.readouterr().out
     assert "jina-v4" in table and "multi 128" in table and "pagerag[gpu-models]" in table
