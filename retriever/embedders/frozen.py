@@ -14,6 +14,8 @@ import threading
 import warnings
 from typing import Any
 
+_TRACING = threading.Lock()
+
 
 class FrozenForward:
     """Calls ``module(x)``; from the second call on, through a traced and frozen copy.
@@ -26,7 +28,7 @@ class FrozenForward:
         eager_calls: calls served eagerly before the copy is made.
 
     Example:
-        >>> fwd = FrozenForward(last_hidden_module)  # doctest: +SKIP
+        >>> fwd = FrozenForward(bert)  # doctest: +SKIP
         >>> fwd(input_ids).shape  # doctest: +SKIP
         torch.Size([1, 7, 384])
     """
@@ -35,7 +37,6 @@ class FrozenForward:
         self._module = module
         self._frozen: Any = None
         self._eager_left = eager_calls
-        self._lock = threading.Lock()
 
     def __call__(self, x: Any) -> Any:
         """The module's output for ``x`` (call it under ``torch.inference_mode()``)."""
@@ -47,7 +48,7 @@ class FrozenForward:
     def _compiled(self, example: Any) -> Any:
         if self._frozen is not None:
             return self._frozen
-        with self._lock:
+        with _TRACING:  # one trace at a time: warnings.catch_warnings is not thread-safe
             if self._frozen is None:
                 self._frozen = _trace(self._module, example)
             return self._frozen
