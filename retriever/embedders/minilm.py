@@ -181,18 +181,20 @@ def _load_tokenizer(path: Path) -> Any:
 
 def _load_model(path: Path) -> Any:
     """The BERT encoder of a checkpoint folder (``model.safetensors``, or ``pytorch_model.bin``)."""
+    import pickle
+
     import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
 
     weights = path / "model.safetensors"
     try:
         if weights.exists():
-            from safetensors.torch import load_file
-
             state = load_file(str(weights))
         else:
             weights = path / "pytorch_model.bin"
             state = torch.load(str(weights), map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError, SafetensorError, pickle.UnpicklingError) as exc:
         raise ModelError(f"{weights}: the token model's weights could not be read: {exc}") from exc
     return build_bert(BertShape.from_config(path / "config.json"), state)
 

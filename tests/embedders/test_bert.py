@@ -101,3 +101,31 @@ def test_frozen_forward_falls_back_to_the_module_when_tracing_fails() -> None:
     forward = FrozenForward(module, eager_calls=0)
     assert forward(torch.zeros(1, 2)) == {"not": "a tensor"}
     assert forward._frozen is module
+
+
+def test_a_token_model_folder_without_its_files_is_named(tmp_path: Path) -> None:
+    from pagerag.retriever.embedders.minilm import _load_model, _load_tokenizer
+
+    with pytest.raises(ModelError, match=r"tokenizer\.json: the tokenizer could not be read"):
+        _load_tokenizer(tmp_path)
+    with pytest.raises(ModelError, match=r"pytorch_model\.bin: the token model's weights could not be read"):
+        _load_model(tmp_path)
+    (tmp_path / "pytorch_model.bin").write_bytes(b"not a pickle")
+    with pytest.raises(ModelError, match=r"pytorch_model\.bin"):
+        _load_model(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelError, match=r"model\.safetensors"):
+        _load_model(tmp_path)
+
+
+def test_a_checkpoint_with_pytorch_bin_weights_loads(tmp_path: Path) -> None:
+    from pagerag.retriever.embedders.minilm import _load_model
+
+    reference, config = tiny_bert()
+    config.save_pretrained(tmp_path)
+    torch.save(reference.state_dict(), tmp_path / "pytorch_model.bin")
+    ids = torch.randint(1, 97, (1, 7))
+    with torch.inference_mode():
+        np.testing.assert_allclose(
+            _load_model(tmp_path)(ids).numpy(), reference(input_ids=ids).last_hidden_state.numpy(), atol=1e-5
+        )
