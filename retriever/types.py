@@ -66,6 +66,16 @@ class EmbedderSpec:
     sparse: str | None = None
     models: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def token_model(cls, dim: int, models: dict[str, str]) -> EmbedderSpec:
+        """A token model's vectors: dense, float16 multi (rerank only: no HNSW), float16 pooled."""
+        return cls(
+            dense=VectorSpec("dense", dim, "cosine"),
+            multi=VectorSpec("multi", dim, "cosine", multivector=True, datatype="float16", hnsw=False),
+            pooled=VectorSpec("pooled", dim, "cosine", multivector=True, datatype="float16"),
+            models=models,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SearchFilter:

@@ -11,13 +11,11 @@ import numpy as np
 from pagerag.ingest.errors import ConfigError
 from pagerag.ingest.types import Page
 from pagerag.retriever.embedders.base import Embedder, SparseEncoder
-from pagerag.retriever.maxsim import pool_mean
+from pagerag.retriever.maxsim import POOL_GROUP, pool_mean
 from pagerag.retriever.types import EmbedderSpec, Embedding, SparseVector, VectorSpec
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
-
-POOL_GROUP = 16
 
 
 class CompositeEmbedder:

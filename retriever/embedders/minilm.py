@@ -27,12 +27,10 @@ from pagerag.ingest.errors import ModelError
 from pagerag.ingest.types import Page
 from pagerag.retriever.embedders.bert import BertShape, build_bert
 from pagerag.retriever.embedders.frozen import FrozenForward
-from pagerag.retriever.maxsim import normalize, pool_hierarchical, pool_mean
-from pagerag.retriever.types import EmbedderSpec, Embedding, FloatArray, VectorSpec
+from pagerag.retriever.maxsim import POOL_FACTOR, POOL_GROUP, normalize, token_embedding
+from pagerag.retriever.types import EmbedderSpec, Embedding, FloatArray
 
 MINILM_DIM = 384
-POOL_GROUP = 16
-POOL_FACTOR = 2
 
 
 class MiniLMTokenEmbedder:
@@ -87,12 +85,7 @@ class MiniLMTokenEmbedder:
 
     @property
     def spec(self) -> EmbedderSpec:
-        return EmbedderSpec(
-            dense=VectorSpec("dense", MINILM_DIM, "cosine"),
-            multi=VectorSpec("multi", MINILM_DIM, "cosine", multivector=True, datatype="float16", hnsw=False),
-            pooled=VectorSpec("pooled", MINILM_DIM, "cosine", multivector=True, datatype="float16"),
-            models={"dense": self.name, "multi": self.name},
-        )
+        return EmbedderSpec.token_model(MINILM_DIM, {"dense": self.name, "multi": self.name})
 
     def token_vectors(self, texts: Sequence[str], *, query: bool) -> list[FloatArray]:
         """Per text, its (tokens, 384) L2-normalised token states."""
@@ -148,14 +141,16 @@ class MiniLMTokenEmbedder:
         return out
 
     def _embeddings(self, texts: Sequence[str], *, query: bool) -> list[Embedding]:
-        result = []
-        for rows in self.token_vectors(texts, query=query):
-            dense = normalize(rows.mean(axis=0)) if len(rows) else np.zeros(MINILM_DIM, np.float32)
-            pooled = pool_mean(rows, self.pool_group)
-            if not query and self.pool_factor > 1:
-                rows = pool_hierarchical(rows, self.pool_factor)
-            result.append(Embedding(dense=dense, multi=rows, pooled=pooled))
-        return result
+        return [
+            token_embedding(
+                normalize(rows.mean(axis=0)) if len(rows) else np.zeros(MINILM_DIM, np.float32),
+                rows,
+                query=query,
+                pool_group=self.pool_group,
+                pool_factor=self.pool_factor,
+            )
+            for rows in self.token_vectors(texts, query=query)
+        ]
 
     def embed_pages(self, pages: Sequence[Page]) -> list[Embedding]:
         return self._embeddings([p.text for p in pages], query=False)
