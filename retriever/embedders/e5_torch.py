@@ -141,7 +141,7 @@ def _build_bert(model: E5File) -> Any:
     try:
         import torch
     except ImportError as exc:  # pragma: no cover - a core dependency
-        raise MissingDependency("torch", "default") from exc
+        raise MissingDependency("torch") from exc
     dims = model.dims
     sizes = BertShape(
         hidden=dims["H"], layers=dims["NL"], heads=dims["NH"], intermediate=dims["FF"], eps=model.eps

@@ -10,90 +10,25 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from pagerag.retriever.store import translate
 from pagerag.retriever.store.base import (
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     LIVE,
     AnyOf,
     CollectionShape,
-    Cond,
-    Dbsf,
     Eq,
-    Nearest,
     Plan,
     PointData,
-    Rrf,
     Scored,
-    Sparse,
-    Stage,
     Where,
     dense_vectors,
-)
-from pagerag.retriever.store.base import (
-    match_values as _values,
 )
 from pagerag.retriever.store.lock import DirLock
 from pagerag.retriever.types import EmbedderSpec
 
 _SCROLL_PAGE = 1000
 _FACET_LIMIT = 1_000_000
-
-
-def _vector(value: Any) -> Any:
-    import qdrant_edge as qe
-
-    if isinstance(value, Sparse):
-        return qe.SparseVector(value.indices, value.values)
-    if isinstance(value, np.ndarray):
-        return value.astype(np.float32, copy=False).tolist()
-    return value
-
-
-def _cond(c: Cond) -> Any:
-    import qdrant_edge as qe
-
-    if isinstance(c, Eq):
-        return qe.FieldCondition(c.key, match=qe.MatchValue(c.value))
-    if isinstance(c, AnyOf):
-        return qe.FieldCondition(c.key, match=qe.MatchAny(_values(c)))
-    return qe.FieldCondition(
-        c.key,
-        range=qe.RangeFloat(
-            gte=None if c.gte is None else float(c.gte), lte=None if c.lte is None else float(c.lte)
-        ),
-    )
-
-
-def _filter(where: Where) -> Any:
-    import qdrant_edge as qe
-
-    return qe.Filter(
-        must=[_cond(c) for c in where.must] or None,
-        must_not=[_cond(c) for c in where.must_not] or None,
-    )
-
-
-def _query(q: Nearest | Rrf | Dbsf) -> Any:
-    import qdrant_edge as qe
-
-    if isinstance(q, Dbsf):
-        return qe.Fusion.Dbsf()
-    if isinstance(q, Rrf):
-        return qe.Fusion.Rrf(k=q.k, weights=list(q.weights) if q.weights else None)
-    return qe.Query.Nearest(_vector(q.vector), using=q.using)
-
-
-def _prefetch(stage: Stage, flt: Any) -> Any:
-    import qdrant_edge as qe
-
-    return qe.Prefetch(
-        limit=stage.limit,
-        query=_query(stage.query),
-        prefetches=[_prefetch(p, flt) for p in stage.prefetch] or None,
-        filter=flt,
-    )
 
 
 class EdgeBackend:
@@ -103,6 +38,7 @@ class EdgeBackend:
         import qdrant_edge as qe
 
         self.path = Path(path)
+        self._engine = translate.edge()
         self._lock = DirLock.acquire(self.path)
         self._shard: Any = None
         try:
@@ -157,7 +93,10 @@ class EdgeBackend:
     def upsert(self, points: Sequence[PointData]) -> None:
         import qdrant_edge as qe
 
-        batch = [qe.Point(p.id, {k: _vector(v) for k, v in p.vectors.items()}, p.payload) for p in points]
+        batch = [
+            qe.Point(p.id, {k: self._engine.vector(v) for k, v in p.vectors.items()}, p.payload)
+            for p in points
+        ]
         self._shard.update(qe.UpdateOperation.upsert_points(batch))
 
     def publish(self, doc_id: str, replaces: Sequence[str]) -> None:
@@ -171,22 +110,26 @@ class EdgeBackend:
     def set_payload(self, where: Where, payload: Mapping[str, Any]) -> None:
         import qdrant_edge as qe
 
-        self._shard.update(qe.UpdateOperation.set_payload_by_filter(_filter(where), dict(payload)))
+        self._shard.update(
+            qe.UpdateOperation.set_payload_by_filter(self._engine.filter(where), dict(payload))
+        )
 
     def delete(self, where: Where) -> None:
         import qdrant_edge as qe
 
-        self._shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(where)))
+        self._shard.update(qe.UpdateOperation.delete_points_by_filter(self._engine.filter(where)))
 
     def count(self, where: Where) -> int:
         import qdrant_edge as qe
 
-        return int(self._shard.count(qe.CountRequest(exact=True, filter=_filter(where))))
+        return int(self._shard.count(qe.CountRequest(exact=True, filter=self._engine.filter(where))))
 
     def facet(self, key: str, where: Where) -> dict[str | int, int]:
         import qdrant_edge as qe
 
-        resp = self._shard.facet(qe.FacetRequest(key, limit=_FACET_LIMIT, exact=True, filter=_filter(where)))
+        resp = self._shard.facet(
+            qe.FacetRequest(key, limit=_FACET_LIMIT, exact=True, filter=self._engine.filter(where))
+        )
         return {h.value: int(h.count) for h in resp}
 
     def scroll(self, where: Where, fields: Sequence[str]) -> Iterator[dict[str, Any]]:
@@ -196,7 +139,10 @@ class EdgeBackend:
         while True:
             records, offset = self._shard.scroll(
                 qe.ScrollRequest(
-                    offset=offset, limit=_SCROLL_PAGE, filter=_filter(where), with_payload=list(fields)
+                    offset=offset,
+                    limit=_SCROLL_PAGE,
+                    filter=self._engine.filter(where),
+                    with_payload=list(fields),
                 )
             )
             for r in records:
@@ -207,23 +153,12 @@ class EdgeBackend:
     def query(self, plans: Sequence[Plan]) -> list[list[Scored]]:
         import qdrant_edge as qe
 
-        requests = []
-        for plan in plans:
-            flt = _filter(plan.where)
-            requests.append(
-                qe.QueryRequest(
-                    limit=plan.stage.limit,
-                    query=_query(plan.stage.query),
-                    prefetches=[_prefetch(p, flt) for p in plan.stage.prefetch] or None,
-                    filter=flt,
-                    with_payload=True,
-                )
-            )
+        requests = [self._engine.request(plan) for plan in plans]
         if len(requests) == 1:
             results = [self._shard.query(requests[0])]
         else:
             results = self._shard.query_batch(qe.QueryBatchRequest(requests))
-        return [[Scored(str(p.id), float(p.score), dict(p.payload or {})) for p in res] for res in results]
+        return [translate.scored(res) for res in results]
 
     def optimize(self) -> None:
         self._shard.optimize()

@@ -10,86 +10,24 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
+from pagerag.retriever.store import translate
 from pagerag.retriever.store.base import (
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     LIVE,
     AnyOf,
     CollectionShape,
-    Cond,
-    Dbsf,
     Eq,
-    Nearest,
     Plan,
     PointData,
-    Rrf,
     Scored,
-    Sparse,
-    Stage,
     Where,
     dense_vectors,
-)
-from pagerag.retriever.store.base import (
-    match_values as _values,
 )
 from pagerag.retriever.types import EmbedderSpec
 
 _SCROLL_PAGE = 1000
 _FACET_LIMIT = 1_000_000
-
-
-def _vector(value: Any) -> Any:
-    from qdrant_client import models
-
-    if isinstance(value, Sparse):
-        return models.SparseVector(indices=value.indices, values=value.values)
-    if isinstance(value, np.ndarray):
-        return value.astype(np.float32, copy=False).tolist()
-    return value
-
-
-def _cond(c: Cond) -> Any:
-    from qdrant_client import models
-
-    if isinstance(c, Eq):
-        return models.FieldCondition(key=c.key, match=models.MatchValue(value=c.value))
-    if isinstance(c, AnyOf):
-        return models.FieldCondition(key=c.key, match=models.MatchAny(any=_values(c)))
-    return models.FieldCondition(key=c.key, range=models.Range(gte=c.gte, lte=c.lte))
-
-
-def _filter(where: Where) -> Any:
-    from qdrant_client import models
-
-    return models.Filter(
-        must=[_cond(c) for c in where.must] or None,
-        must_not=[_cond(c) for c in where.must_not] or None,
-    )
-
-
-def _query(q: Nearest | Rrf | Dbsf) -> tuple[Any, str | None]:
-    from qdrant_client import models
-
-    if isinstance(q, Dbsf):
-        return models.FusionQuery(fusion=models.Fusion.DBSF), None
-    if isinstance(q, Rrf):
-        return models.RrfQuery(rrf=models.Rrf(k=q.k, weights=list(q.weights) if q.weights else None)), None
-    return models.NearestQuery(nearest=_vector(q.vector)), q.using
-
-
-def _prefetch(stage: Stage, flt: Any) -> Any:
-    from qdrant_client import models
-
-    query, using = _query(stage.query)
-    return models.Prefetch(
-        query=query,
-        using=using,
-        limit=stage.limit,
-        prefetch=[_prefetch(p, flt) for p in stage.prefetch] or None,
-        filter=flt,
-    )
 
 
 class ClientBackend:
@@ -99,6 +37,7 @@ class ClientBackend:
         self.client = client
         self.collection = collection
         self._owns_client = owns_client
+        self._engine = translate.client()
 
     def exists(self) -> bool:
         return bool(self.client.collection_exists(self.collection))
@@ -151,7 +90,7 @@ class ClientBackend:
 
         batch = [
             models.PointStruct(
-                id=p.id, vector={k: _vector(v) for k, v in p.vectors.items()}, payload=p.payload
+                id=p.id, vector={k: self._engine.vector(v) for k, v in p.vectors.items()}, payload=p.payload
             )
             for p in points
         ]
@@ -165,7 +104,7 @@ class ClientBackend:
         ops: list[Any] = [
             models.SetPayloadOperation(
                 set_payload=models.SetPayload(
-                    payload={"state": LIVE}, filter=_filter(Where((Eq("doc_id", doc_id),)))
+                    payload={"state": LIVE}, filter=self._engine.filter(Where((Eq("doc_id", doc_id),)))
                 )
             )
         ]
@@ -173,27 +112,33 @@ class ClientBackend:
         if old:
             ops.append(
                 models.DeleteOperation(
-                    delete=models.FilterSelector(filter=_filter(Where((AnyOf("doc_id", old),))))
+                    delete=models.FilterSelector(filter=self._engine.filter(Where((AnyOf("doc_id", old),))))
                 )
             )
         self.client.batch_update_points(self.collection, update_operations=ops, wait=True)
 
     def set_payload(self, where: Where, payload: Mapping[str, Any]) -> None:
-        self.client.set_payload(self.collection, payload=dict(payload), points=_filter(where), wait=True)
+        self.client.set_payload(
+            self.collection, payload=dict(payload), points=self._engine.filter(where), wait=True
+        )
 
     def delete(self, where: Where) -> None:
         from qdrant_client import models
 
         self.client.delete(
-            self.collection, points_selector=models.FilterSelector(filter=_filter(where)), wait=True
+            self.collection,
+            points_selector=models.FilterSelector(filter=self._engine.filter(where)),
+            wait=True,
         )
 
     def count(self, where: Where) -> int:
-        return int(self.client.count(self.collection, count_filter=_filter(where), exact=True).count)
+        return int(
+            self.client.count(self.collection, count_filter=self._engine.filter(where), exact=True).count
+        )
 
     def facet(self, key: str, where: Where) -> dict[str | int, int]:
         resp = self.client.facet(
-            self.collection, key=key, facet_filter=_filter(where), limit=_FACET_LIMIT, exact=True
+            self.collection, key=key, facet_filter=self._engine.filter(where), limit=_FACET_LIMIT, exact=True
         )
         return {h.value: int(h.count) for h in resp.hits}
 
@@ -202,7 +147,7 @@ class ClientBackend:
         while True:
             records, offset = self.client.scroll(
                 self.collection,
-                scroll_filter=_filter(where),
+                scroll_filter=self._engine.filter(where),
                 limit=_SCROLL_PAGE,
                 offset=offset,
                 with_payload=list(fields),
@@ -213,26 +158,9 @@ class ClientBackend:
                 return
 
     def query(self, plans: Sequence[Plan]) -> list[list[Scored]]:
-        from qdrant_client import models
-
-        requests = []
-        for plan in plans:
-            flt = _filter(plan.where)
-            query, using = _query(plan.stage.query)
-            requests.append(
-                models.QueryRequest(
-                    query=query,
-                    using=using,
-                    prefetch=[_prefetch(p, flt) for p in plan.stage.prefetch] or None,
-                    filter=flt,
-                    limit=plan.stage.limit,
-                    with_payload=True,
-                )
-            )
+        requests = [self._engine.request(plan) for plan in plans]
         responses = self.client.query_batch_points(self.collection, requests=requests)
-        return [
-            [Scored(str(p.id), float(p.score), dict(p.payload or {})) for p in r.points] for r in responses
-        ]
+        return [translate.scored(r.points) for r in responses]
 
     def optimize(self) -> None:
         return None  # a server optimises in the background
