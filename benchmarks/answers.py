@@ -42,6 +42,12 @@ class GoldIndex:
     pages: dict[tuple[str, int], Hit]
     gold: list[tuple[str, int]]
 
+    def search_scored(
+        self, query: str, *, k: int = 10, filter: SearchFilter | None = None
+    ) -> tuple[list[Hit], float]:
+        hits = self.search(query, k=k, filter=filter)
+        return hits, hits[0].score if hits else 0.0
+
     def search(self, query: str, *, k: int = 10, filter: SearchFilter | None = None) -> list[Hit]:
         return [self.pages[key] for key in self.gold if key in self.pages][:k]
 

@@ -18,7 +18,7 @@ import fcntl
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ from pathlib import Path
 from pagerag.ingest.catalog import Catalog
 from pagerag.ingest.errors import DocumentError, IndexLocked
 from pagerag.ingest.options import IngestOptions
-from pagerag.ingest.progress import Progress
+from pagerag.ingest.progress import IngestProgress, Progress
 from pagerag.ingest.scan import FoundFile, display, hash_file, scan_paths
 from pagerag.ingest.schedule import process
 from pagerag.ingest.sink import NullSink, PageSink
@@ -52,7 +52,7 @@ def ingest_paths(
     catalog: Catalog,
     sink: PageSink,
     options: IngestOptions,
-    progress: bool = True,
+    progress: bool | Callable[[IngestProgress], None] = True,
 ) -> IngestReport:
     """Bring the index up to date with the files under ``paths``.
 
@@ -61,7 +61,7 @@ def ingest_paths(
         catalog: the page table of the index (see :meth:`Catalog.open`).
         sink: where pages go besides the catalog (the vector store), see :class:`PageSink`.
         options: rendering, OCR and parallelism settings.
-        progress: show a progress bar on stderr.
+        progress: show a progress bar on stderr, or a function called with each :class:`IngestProgress`.
 
     Returns:
         What the run did; per-file problems are in ``skipped`` / ``failed``, never raised.

@@ -8,5 +8,6 @@ The two calls most users need::
 """
 
 from pagerag.pipelines.api import ask, index_folder
+from pagerag.pipelines.core import PageRAG
 
-__all__ = ["ask", "index_folder"]
+__all__ = ["PageRAG", "ask", "index_folder"]

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Protocol
 
 from pagerag.pipelines.llm.base import LLM, Prompt
 from pagerag.pipelines.prompt import build_prompt
@@ -33,7 +33,11 @@ _CITE = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
 class Searcher(Protocol):
     """What ``ask`` needs of an index (``PageIndex`` has it)."""
 
-    def search(self, query: str, *, k: int = 10, filter: SearchFilter | None = None) -> list[Hit]: ...
+    def search_scored(
+        self, query: str, *, k: int = 10, filter: SearchFilter | None = None
+    ) -> tuple[list[Hit], float]:
+        """The top ``k`` pages and the best page's MaxSim score, from one query embedding."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +123,13 @@ def ask(
         raise ValueError("the question is empty")
     started = time.perf_counter()
     query = search_query or question
-    hits = tuple(index.search(query, k=k, filter=filter))
+    found, best = index.search_scored(query, k=k, filter=filter)
+    hits = tuple(found)
     timings = {"retrieve": time.perf_counter() - started}
     if (
         not hits
         or (min_score is not None and hits[0].score < min_score)
-        or (min_relevance is not None and relevance(index, query, hits, filter) < min_relevance)
+        or (min_relevance is not None and relevance(query, best) < min_relevance)
     ):
         text = nothing_found(hits)
         if on_text is not None:
@@ -153,18 +158,14 @@ def ask(
     return Answer(question, text, citations, hits, True, dropped, query, timings, llm.name)
 
 
-def relevance(index: Searcher, query: str, hits: Sequence[Hit], filter: SearchFilter | None = None) -> float:
+def relevance(query: str, best_score: float) -> float:
     """How well the best page matches ``query``: its MaxSim score per query word.
 
-    Asks the index for its best page by multi-vector MaxSim alone (``mode="multi"``); an
-    index without modes gives its first hit's score.
+    Example:
+        >>> relevance("Total revenue 2023", 1.5)
+        0.5
     """
-    words = max(len(re.findall(r"\w+", query)), 1)
-    try:
-        best = cast(Any, index).search(query, k=1, mode="multi", filter=filter)
-    except TypeError:
-        best = list(hits[:1])
-    return (best[0].score if best else 0.0) / words
+    return best_score / max(len(re.findall(r"\w+", query)), 1)
 
 
 def resolve_citations(text: str, sources: int) -> tuple[str, tuple[int, ...], tuple[int, ...]]:

@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from pagerag.ingest.catalog import Catalog
 from pagerag.ingest.options import IngestOptions
-from pagerag.ingest.pipeline import ingest_paths
 from pagerag.ingest.types import IngestReport
-from pagerag.pipelines.answer import DEFAULT_MIN_RELEVANCE, Answer
-from pagerag.pipelines.answer import ask as _ask
-from pagerag.pipelines.llm import DEFAULT_LLM, build_llm
+from pagerag.pipelines.answer import Answer
+from pagerag.pipelines.core import PageRAG
+from pagerag.pipelines.llm import DEFAULT_LLM
 from pagerag.retriever.types import SearchFilter
 
 
@@ -45,20 +43,8 @@ def index_folder(
     Returns:
         What the run did; ``report.failed`` names each file that failed and why.
     """
-    from pagerag.retriever.index import PageIndex
-
-    index_dir = Path(index)
-    with (
-        PageIndex.open(index_dir, models=models, url=url, api_key=api_key) as sink,
-        Catalog.open(index_dir) as catalog,
-    ):
-        return ingest_paths(
-            [Path(p) for p in paths],
-            catalog=catalog,
-            sink=sink,
-            options=options or IngestOptions(),
-            progress=progress,
-        )
+    with PageRAG.open(index, models=models, qdrant_url=url, api_key=api_key) as rag:
+        return rag.ingest(*paths, options=options, progress=progress)
 
 
 def ask(
@@ -85,16 +71,6 @@ def ask(
     Returns:
         The answer, its citations and the retrieved pages.
     """
-    from pagerag.retriever.embedders.registry import DEFAULT_MODELS
-    from pagerag.retriever.index import PageIndex
-
-    with PageIndex.open(Path(index), url=url, api_key=api_key) as page_index:
-        default_models = dict(page_index.spec.models) == dict(DEFAULT_MODELS)
-        return _ask(
-            question,
-            index=page_index,
-            llm=build_llm(llm),
-            k=k,
-            filter=filter,
-            min_relevance=DEFAULT_MIN_RELEVANCE if default_models else None,
-        )
+    with PageRAG.open(index, qdrant_url=url, api_key=api_key) as rag:
+        answer: Answer = rag.ask(question, k=k, llm=llm, filters=filter)
+        return answer

@@ -13,11 +13,17 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pagerag.ingest.errors import PageragError
+from pagerag.ingest.errors import ConfigError, PageragError
+from pagerag.retriever.types import MAX_K
+
+if TYPE_CHECKING:
+    from pagerag.pipelines.serve.client import RemoteRAG
 
 # Each module has ``register(subparsers) -> None``, which adds its parser and sets ``func``.
-COMMANDS = ("ingest", "library", "search", "ask", "eval", "models")
+COMMANDS = ("ingest", "library", "search", "ask", "serve", "eval", "models")
+__all__ = ["MAX_K", "server_for"]
 
 
 def default_index() -> Path:
@@ -72,6 +78,29 @@ def qdrant_url(args: argparse.Namespace) -> str | None:
 def qdrant_api_key() -> str | None:
     """The server's key from ``QDRANT_API_KEY`` (None when unset)."""
     return os.environ.get("QDRANT_API_KEY") or None
+
+
+def server_for(args: argparse.Namespace) -> RemoteRAG | None:
+    """The running ``pagerag serve`` of ``args.index`` to go through, or None (open the index here).
+
+    Raises:
+        ConfigError: the server needs an API key and ``PAGERAG_API_KEY`` is not set.
+    """
+    if qdrant_url(args) is not None:
+        return None
+    from pagerag.pipelines.serve.record import find_server
+
+    record = find_server(args.index)
+    if record is None:
+        return None
+    key = os.environ.get("PAGERAG_API_KEY") or None
+    if record.key_required and not key:
+        raise ConfigError(
+            f"pagerag serve at {record.url} holds {args.index} and needs a key: set PAGERAG_API_KEY"
+        )
+    from pagerag.pipelines.serve.client import RemoteRAG
+
+    return RemoteRAG(record.url, api_key=key)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,22 +4,25 @@ An index directory holds ``index.json`` (the models and vector spec it was built
 the embedded Qdrant engine under ``qdrant/`` (unless a server is used) and, written by
 ingestion, the page table ``catalog.sqlite`` and page images.
 
-Concurrency: the embedded engine has one process at a time (a second one gets
-:class:`~pagerag.ingest.errors.IndexLocked` naming the holder's pid). To search while
-another process ingests, put the vectors in a Qdrant server (``url=``/``--qdrant-url``):
-any number of processes can then open the same index.
+Concurrency: in one process, any number of ``PageIndex`` handles share one open engine
+per index (reference-counted: the last ``close()`` releases it) and one copy of each set of
+models; threads may search at once. The embedded engine has one process at a time (a second
+one gets :class:`~pagerag.ingest.errors.IndexLocked` naming the holder's pid): share it
+between processes with ``pagerag serve``, or put the vectors in a Qdrant server
+(``url=``/``--qdrant-url``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from pagerag.ingest.errors import CollectionMismatch, ConfigError
+from pagerag.ingest.errors import CollectionMismatch, ConfigError, IndexClosed
 from pagerag.ingest.types import DocumentInfo, Page
 from pagerag.retriever.embedders.base import Embedder
 from pagerag.retriever.pagerefs import page_refs
@@ -59,11 +62,63 @@ def _write_meta(index_dir: Path, meta: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _default_embedder(models: Mapping[str, str] | None, device: str | None) -> Embedder:
-    from pagerag.retriever.embedders.registry import build_embedder
+_EMBEDDERS: dict[tuple[tuple[tuple[str, str], ...], str | None], Embedder] = {}
+_EMBEDDERS_LOCK = threading.Lock()
 
-    embedder: Embedder = build_embedder(models, device=device)
-    return embedder
+
+def _default_embedder(models: Mapping[str, str] | None, device: str | None) -> Embedder:
+    """The embedder for ``models``, built once per process and shared by every index that uses them."""
+    from pagerag.retriever.embedders.registry import DEFAULT_MODELS, build_embedder
+
+    key = (tuple(sorted((models or DEFAULT_MODELS).items())), device)
+    with _EMBEDDERS_LOCK:
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = build_embedder(models, device=device)
+        return _EMBEDDERS[key]
+
+
+class _Shared:
+    """One open store, shared by every handle of its index in this process."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.refs = 0
+
+
+_STORES: dict[tuple[str, ...], _Shared] = {}
+_STORES_LOCK = threading.RLock()
+
+
+def _store_key(index_dir: Path, url: str | None, collection: str, client: Any) -> tuple[str, ...]:
+    if client is not None:
+        return ("client", str(id(client)), collection)
+    if url is not None:
+        return ("qdrant", url, collection)
+    return ("edge", str(index_dir.resolve()))
+
+
+def _acquire_store(key: tuple[str, ...], opener: Callable[[], Store]) -> tuple[Store, bool]:
+    """The shared store for ``key`` (opened on first use) and whether this call opened it."""
+    with _STORES_LOCK:
+        shared = _STORES.get(key)
+        first = shared is None
+        if shared is None:
+            shared = _Shared(opener())
+            _STORES[key] = shared
+        shared.refs += 1
+        return shared.store, first
+
+
+def _release_store(key: tuple[str, ...], store: Store) -> None:
+    with _STORES_LOCK:
+        shared = _STORES.get(key)
+        if shared is None or shared.store is not store:
+            store.close()
+            return
+        shared.refs -= 1
+        if shared.refs <= 0:
+            del _STORES[key]
+            store.close()
 
 
 def _spec_from_json(data: Mapping[str, Any]) -> EmbedderSpec:
@@ -125,14 +180,36 @@ class PageIndex:
     """
 
     def __init__(
-        self, index_dir: Path, store: Store, embedder: Embedder, recipe: HybridRecipe = DEFAULT_RECIPE
+        self,
+        index_dir: Path,
+        store: Store,
+        embedder: Embedder,
+        recipe: HybridRecipe = DEFAULT_RECIPE,
+        *,
+        shared_key: tuple[str, ...] = (),
     ) -> None:
         self.index_dir = index_dir
-        self.store = store
+        self._store: Store | None = store
         self.embedder = embedder
         self.spec = embedder.spec
         self.recipe = recipe
         self._dirty = False
+        self._shared_key = shared_key
+
+    @property
+    def store(self) -> Store:
+        """The open store.
+
+        Raises:
+            IndexClosed: this handle was closed.
+        """
+        if self._store is None:
+            raise IndexClosed(f"{self.index_dir}: this index handle is closed; open the index again")
+        return self._store
+
+    @property
+    def closed(self) -> bool:
+        return self._store is None
 
     @classmethod
     def open(
@@ -182,12 +259,16 @@ class PageIndex:
                 f"{index_dir} keeps its vectors in a Qdrant server (collection {meta.get('collection')!r}): "
                 "give its URL (--qdrant-url or QDRANT_URL)"
             )
-        if client is not None:
-            store = Store(client=client, collection=collection)
-        elif url is not None:
-            store = Store(url=url, api_key=api_key, collection=collection)
-        else:
-            store = Store(index_dir / "qdrant")  # takes the single-writer lock first: fails fast
+        key = _store_key(index_dir, url, collection, client)
+
+        def opener() -> Store:
+            if client is not None:
+                return Store(client=client, collection=collection)
+            if url is not None:
+                return Store(url=url, api_key=api_key, collection=collection)
+            return Store(index_dir / "qdrant")  # takes the single-writer lock first: fails fast
+
+        store, first = _acquire_store(key, opener)
         try:
             if embedder is None and meta and isinstance(meta.get("spec"), dict):
                 chosen = models if models else (built_with or None)
@@ -209,7 +290,7 @@ class PageIndex:
                     + f": {REINDEX_HINT}"
                 )
             store.ensure(spec)
-            if store.embedded:
+            if store.embedded and first:
                 store.discard_pending()  # pages a crashed writer never published
             if meta is None:
                 _write_meta(
@@ -223,9 +304,9 @@ class PageIndex:
                     },
                 )
         except BaseException:
-            store.close()
+            _release_store(key, store)
             raise
-        return cls(index_dir, store, embedder, recipe or DEFAULT_RECIPE)
+        return cls(index_dir, store, embedder, recipe or DEFAULT_RECIPE, shared_key=key)
 
     # ------------------------------------------------------------ PageSink
 
@@ -253,14 +334,21 @@ class PageIndex:
     def published_doc_ids(self) -> set[str]:
         return self.store.published_doc_ids()
 
+    def flush(self) -> None:
+        """Build the vector indexes for what this handle wrote (the embedded engine does not by itself)."""
+        if self._dirty:
+            self.store.optimize()
+            self._dirty = False
+
     def close(self) -> None:
-        """Build vector indexes for what was written (embedded engine), flush and release."""
+        """Flush, then release this handle (the engine closes with the last handle). Idempotent."""
+        if self._store is None:
+            return
         try:
-            if self._dirty:
-                self.store.optimize()
-                self._dirty = False
+            self.flush()
         finally:
-            self.store.close()
+            store, self._store = self._store, None
+            _release_store(self._shared_key, store)
 
     def __enter__(self) -> PageIndex:
         return self
@@ -299,10 +387,12 @@ class PageIndex:
         prefetch: int | None = None,
         filter: SearchFilter | None = None,
         filters: Sequence[SearchFilter | None] | None = None,
+        embeddings: Sequence[Embedding] | None = None,
     ) -> list[list[Hit]]:
         """:meth:`search` for many queries: one embedding batch and one store batch.
 
-        ``filters`` gives each query its own filter (it overrides ``filter``).
+        ``filters`` gives each query its own filter (it overrides ``filter``); ``embeddings``
+        are the queries' embeddings when the caller has them already.
         """
         if filters is not None and len(filters) != len(queries):
             raise ConfigError(f"{len(queries)} queries but {len(filters)} filters")
@@ -318,7 +408,8 @@ class PageIndex:
                 sources_cache = self.store.sources()
             return sources_cache
 
-        embeddings = self.embedder.embed_queries(list(queries))
+        if embeddings is None:
+            embeddings = self.embedder.embed_queries(list(queries))
         plans: list[Plan | None] = []
         for emb, flt in zip(embeddings, per_query, strict=True):
             stage = build_stage(emb, self.spec, mode=mode, k=k, recipe=recipe)
@@ -330,6 +421,21 @@ class PageIndex:
         if mode == "hybrid" and recipe.page_refs:
             self._named_pages_first(queries, plans, raw, hits, k)
         return hits
+
+    def search_scored(
+        self, query: str, *, k: int = 10, mode: Mode = "hybrid", filter: SearchFilter | None = None
+    ) -> tuple[list[Hit], float]:
+        """:meth:`search`, and the best page's score by multi-vector MaxSim alone, from one query embedding.
+
+        The MaxSim score says how well the best page matches (the answer step's relevance);
+        fused rankings say nothing about that. Without a multi-vector model it is the first hit's score.
+        """
+        embeddings = self.embedder.embed_queries([query])
+        hits = self.search_many([query], k=k, mode=mode, filter=filter, embeddings=embeddings)[0]
+        if self.spec.multi is None or mode == "multi":
+            return hits, hits[0].score if hits else 0.0
+        best = self.search_many([query], k=1, mode="multi", filter=filter, embeddings=embeddings)[0]
+        return hits, best[0].score if best else 0.0
 
     def _named_pages_first(
         self,

@@ -190,4 +190,5 @@ def to_hit(point: Scored) -> Hit:
         image_path=Path(image) if image else None,
         doc_id=str(p.get("doc_id", "")),
         title=str(p.get("title", "")),
+        labels=tuple(int(x) for x in p.get("labels") or ()),
     )

@@ -13,6 +13,8 @@ FloatArray = npt.NDArray[np.float32]
 Distance = Literal["cosine", "dot", "euclid"]
 Mode = Literal["hybrid", "dense", "sparse", "multi", "fusion"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "sparse", "multi", "fusion")
+MAX_K = 100
+"""The most pages one search returns (a bigger ``k`` is a usage error, not a slow query)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,8 @@ class Hit:
     image_path: Path | None
     doc_id: str
     title: str = ""
+    labels: tuple[int, ...] = ()
+    """Page numbers printed on the page (its label is the first one)."""
 
     def snippet(self, width: int = 200) -> str:
         flat = " ".join(self.text.split())

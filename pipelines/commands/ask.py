@@ -16,12 +16,21 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from pagerag.ingest.errors import ConfigError, PageragError
-from pagerag.pipelines.answer import DEFAULT_MIN_RELEVANCE, Answer, Chat, Searcher
-from pagerag.pipelines.cli import add_index_option, add_qdrant_option, qdrant_api_key, qdrant_url
+from pagerag.pipelines.answer import DEFAULT_MIN_RELEVANCE, Answer
+from pagerag.pipelines.cli import (
+    MAX_K,
+    add_index_option,
+    add_qdrant_option,
+    qdrant_api_key,
+    qdrant_url,
+    server_for,
+)
 from pagerag.pipelines.llm import DEFAULT_LLM, LLM, SPECS, build_llm
+from pagerag.pipelines.serve.client import RemoteRAG
+from pagerag.pipelines.shapes import answer_json
 from pagerag.retriever.types import SearchFilter
 
 _FILTER_KEYS = "source=PATH or GLOB, doc=HASH, page=N or N-M, or any payload field"
@@ -43,18 +52,23 @@ def register(sub: Any) -> None:
     chat_parser.set_defaults(func=run_chat)
 
 
-def _add_options(parser: argparse.ArgumentParser) -> None:
-    add_index_option(parser)
-    parser.add_argument("-k", type=int, default=5, help="pages given to the LLM (default 5)")
+def add_llm_options(parser: argparse.ArgumentParser) -> None:
+    """``--llm SPEC`` and how to reach it (``--llm-url``, ``--llm-images``, ``--llm-timeout``)."""
     parser.add_argument(
         "--llm",
         default=None,
         help=f"answer model: {', '.join(SPECS)} (default $PAGERAG_LLM or {DEFAULT_LLM})",
     )
-    add_qdrant_option(parser)
     parser.add_argument("--llm-url", default=None, help="OpenAI-compatible server (default $PAGERAG_LLM_URL)")
     parser.add_argument("--llm-images", action="store_true", help="send page images (vision models)")
     parser.add_argument("--llm-timeout", type=float, default=120.0, help="seconds per LLM request")
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    add_index_option(parser)
+    parser.add_argument("-k", type=int, default=5, help="pages given to the LLM (default 5)")
+    add_qdrant_option(parser)
+    add_llm_options(parser)
     parser.add_argument(
         "--filter",
         action="append",
@@ -80,26 +94,67 @@ def run_chat(args: argparse.Namespace) -> int:
     return _session(args, "chat", _converse)
 
 
-def _session(args: argparse.Namespace, name: str, body: Callable[[Chat], int]) -> int:
-    """Parse the filter, build the LLM, open the index, and run ``body`` on a conversation."""
+def _session(args: argparse.Namespace, name: str, body: Callable[[Conversation], int]) -> int:
+    """Check the options, then run ``body`` on a conversation: through a running server, or in-process."""
     try:
         search_filter = parse_filter(args.filter)
+        if not 1 <= args.k <= MAX_K:
+            raise ConfigError(f"-k must be between 1 and {MAX_K}, not {args.k}")
     except ConfigError as exc:
         print(f"pagerag {name}: {exc}", file=sys.stderr)
         return 2
-    llm = _llm(args)
-    with _open_index(args.index, qdrant_url(args)) as index:
-        chat = Chat(
-            index=index,
-            llm=llm,
-            k=args.k,
-            filter=search_filter,
-            min_relevance=_min_relevance(index, args.min_relevance),
+    remote = server_for(args)
+    if remote is not None:
+        with remote:
+            return body(RemoteChat(remote, args.k, args.llm, filter_items(args.filter)))
+    if qdrant_url(args) is None and not args.index.exists():
+        raise ConfigError(f"{args.index}: no index here; run `pagerag ingest FOLDER --index {args.index}`")
+    llm = build_cli_llm(args)
+    with open_rag(args) as rag:
+        return body(rag.chat(k=args.k, llm=llm, filters=search_filter, min_relevance=args.min_relevance))
+
+
+def open_rag(args: argparse.Namespace) -> Any:
+    """The index, opened in this process."""
+    from pagerag.pipelines.core import PageRAG
+
+    return PageRAG.open(args.index, qdrant_url=qdrant_url(args), api_key=qdrant_api_key())
+
+
+class Conversation(Protocol):
+    """A chat, in this process or through a server."""
+
+    def ask(self, question: str, *, on_text: Callable[[str], None] | None = None) -> Answer: ...
+
+
+class RemoteChat:
+    """A conversation through ``pagerag serve``: the history goes with each question."""
+
+    def __init__(self, remote: RemoteRAG, k: int, llm: str | None, filters: dict[str, Any] | None) -> None:
+        self._remote, self._k, self._llm, self._filters = remote, k, llm, filters
+        self.history: list[tuple[str, str]] = []
+
+    def ask(self, question: str, *, on_text: Callable[[str], None] | None = None) -> Answer:
+        answer = self._remote.ask(
+            question, k=self._k, llm=self._llm, history=self.history, filters=self._filters, on_text=on_text
         )
-        return body(chat)
+        self.history.append((question, answer.text))
+        return answer
 
 
-def _ask_once(args: argparse.Namespace, chat: Chat) -> int:
+def filter_items(items: list[str]) -> dict[str, Any] | None:
+    """``--filter key=value`` options as the API's filter mapping (repeated keys become lists)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key in out:
+            out[key] = [*(out[key] if isinstance(out[key], list) else [out[key]]), value]
+        else:
+            out[key] = value
+    return out or None
+
+
+def _ask_once(args: argparse.Namespace, chat: Conversation) -> int:
     stream = not (args.json or args.no_stream)
     answer = chat.ask(args.question, on_text=_writer(sys.stdout) if stream else None)
     if args.json:
@@ -111,7 +166,7 @@ def _ask_once(args: argparse.Namespace, chat: Chat) -> int:
     return 0
 
 
-def _converse(chat: Chat) -> int:
+def _converse(chat: Conversation) -> int:
     interactive = sys.stdin.isatty()
     if interactive:
         print("Ask about your documents; an empty line or Ctrl-D ends the chat.")
@@ -128,28 +183,6 @@ def _converse(chat: Chat) -> int:
             continue
         print_sources(answer, sys.stdout, sys.stderr)
         print()
-
-
-def answer_json(answer: Answer) -> dict[str, Any]:
-    """The ``--json`` object: answer, citations (source, page, image, score) and hits."""
-    return {
-        "answer": answer.text,
-        "citations": [
-            {"source": c.source, "page": c.page, "image": _path(c.image_path), "score": c.score}
-            for c in answer.citations
-        ],
-        "hits": [
-            {
-                "source": h.source,
-                "page": h.page,
-                "score": h.score,
-                "image": _path(h.image_path),
-                "doc_id": h.doc_id,
-                "snippet": h.snippet(),
-            }
-            for h in answer.hits
-        ],
-    }
 
 
 def print_sources(answer: Answer, out: TextIO, err: TextIO) -> None:
@@ -188,7 +221,8 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "pagerag"
 
 
-def _llm(args: argparse.Namespace) -> LLM:
+def build_cli_llm(args: argparse.Namespace) -> LLM:
+    """The answer model the options and environment ask for (``--llm``, ``$PAGERAG_LLM``, ...)."""
     spec = args.llm or os.environ.get("PAGERAG_LLM") or DEFAULT_LLM
     return build_llm(
         spec,
@@ -200,32 +234,9 @@ def _llm(args: argparse.Namespace) -> LLM:
     )
 
 
-def _open_index(index_dir: Path, url: str | None) -> Any:
-    if url is None and not index_dir.exists():
-        raise ConfigError(f"{index_dir}: no index here; run `pagerag ingest FOLDER --index {index_dir}`")
-    from pagerag.retriever.index import PageIndex
-
-    index: Searcher = PageIndex.open(index_dir, url=url, api_key=qdrant_api_key())
-    return index
-
-
-def _min_relevance(index: Any, asked: float | None) -> float | None:
-    """The threshold asked for (0: none), else the calibrated one for a default-model index."""
-    if asked is not None:
-        return asked or None
-    from pagerag.retriever.embedders.registry import DEFAULT_MODELS
-
-    models = getattr(getattr(index, "spec", None), "models", None)
-    return DEFAULT_MIN_RELEVANCE if models == DEFAULT_MODELS else None
-
-
 def _writer(out: TextIO) -> Any:
     def write(piece: str) -> None:
         out.write(piece)
         out.flush()
 
     return write
-
-
-def _path(path: Path | None) -> str | None:
-    return str(path) if path is not None else None

@@ -141,12 +141,12 @@ def _parse_models(items: list[str]) -> dict[str, str] | None:
 def _evaluate(args: argparse.Namespace, modes: list[Mode], models: dict[str, str] | None) -> int:
     from rich.console import Console
 
+    from pagerag.pipelines.core import PageRAG
     from pagerag.pipelines.evaluation import report
     from pagerag.pipelines.evaluation.queries import load_queries
     from pagerag.pipelines.evaluation.runfile import save_run
     from pagerag.pipelines.evaluation.runner import evaluate
     from pagerag.pipelines.evaluation.summary import summarise
-    from pagerag.retriever.index import PageIndex
 
     wide = None if sys.stdout.isatty() else 160
     out = Console(stderr=True) if args.json else Console(width=wide)
@@ -157,12 +157,11 @@ def _evaluate(args: argparse.Namespace, modes: list[Mode], models: dict[str, str
     llm = _build_llm(args) if args.answers else None
     url = qdrant_url(args)
     api_key = qdrant_api_key()
-    with PageIndex.open(index_dir, models=models, url=url, api_key=api_key) as index:
+    with PageRAG.open(index_dir, models=models, qdrant_url=url, api_key=api_key) as rag:
         result = evaluate(
             query_set,
             args.docs,
-            index=index,
-            index_dir=index_dir,
+            rag=rag,
             modes=modes,
             scope=args.scope,
             k=args.k,

@@ -10,17 +10,13 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pagerag.ingest.catalog import Catalog
 from pagerag.ingest.ocr import default_languages, installed_languages
 from pagerag.ingest.options import IngestOptions
-from pagerag.ingest.pipeline import ingest_paths
 from pagerag.ingest.scan import display
-from pagerag.ingest.sink import NullSink, PageSink
-from pagerag.ingest.types import DocumentInfo, IngestReport, Page
+from pagerag.ingest.types import FileProblem, IngestReport
 from pagerag.pipelines.cli import (
     add_index_option,
     add_model_options,
@@ -28,7 +24,10 @@ from pagerag.pipelines.cli import (
     chosen_models,
     qdrant_api_key,
     qdrant_url,
+    server_for,
 )
+from pagerag.pipelines.serve.client import RemoteRAG, ServerError
+from pagerag.pipelines.shapes import report_json
 
 
 def register(sub: Any) -> None:
@@ -81,92 +80,69 @@ def run(args: argparse.Namespace) -> int:
             "(install tesseract-ocr, or pass --ocr-lang none to silence this)",
             file=sys.stderr,
         )
+    remote = server_for(args)
+    if remote is not None:
+        with remote:
+            return _through_server(args, remote)
+    from pagerag.pipelines.core import PageRAG
+
     url = qdrant_url(args)
-    sink = open_sink(args.index, url, models=chosen_models(args), device=args.device)
-    try:
-        with Catalog.open(args.index) as catalog:
-            report = ingest_paths(
-                args.paths,
-                catalog=catalog,
-                sink=sink,
-                options=options,
-                progress=not (args.quiet or args.json),
+    with PageRAG.open(
+        args.index, qdrant_url=url, api_key=qdrant_api_key(), models=chosen_models(args), device=args.device
+    ) as rag:
+        report = rag.ingest(*args.paths, options=options, progress=not (args.quiet or args.json))
+    return _finish(args, report)
+
+
+def _through_server(args: argparse.Namespace, remote: RemoteRAG) -> int:
+    """Ingest through a running ``pagerag serve``: the server reads the files (under its ingest root)."""
+    if chosen_models(args) or args.device:
+        print(
+            "pagerag ingest: note: the server's index keeps its models; --dense/--multi/--sparse/--device "
+            "are ignored",
+            file=sys.stderr,
+        )
+    loud = not (args.quiet or args.json)
+    if loud:
+        print(f"pagerag ingest: through pagerag serve at {remote.url}", file=sys.stderr)
+    shown = {"files_done": -1}
+
+    def status(job: dict[str, Any]) -> None:
+        if loud and job["files_done"] != shown["files_done"]:
+            shown["files_done"] = job["files_done"]
+            print(
+                f"  {job['files_done']}/{job['files_total']} files, {job['pages_done']} pages, "
+                f"{job['pages_per_second']:.1f} pages/s {job['current']}",
+                file=sys.stderr,
             )
-    finally:
-        sink.close()
+
+    job = remote.ingest(args.paths, sync=args.sync, on_status=status)
+    if job["state"] == "failed":
+        raise ServerError(f"the server's ingest failed: {job['error']}")
+    problems = {
+        key: tuple(FileProblem(p["path"], p["reason"]) for p in job[key]) for key in ("skipped", "failed")
+    }
+    report = IngestReport(
+        documents=job["documents"],
+        pages=job["pages"],
+        indexed=job["indexed"],
+        unchanged=job["unchanged"],
+        removed=job["removed"],
+        renamed=job["renamed"],
+        pages_indexed=job["pages_indexed"],
+        skipped=problems["skipped"],
+        failed=problems["failed"],
+        seconds=job["seconds"],
+    )
+    return _finish(args, report)
+
+
+def _finish(args: argparse.Namespace, report: IngestReport) -> int:
     if args.json:
         print(json.dumps(report_json(report), ensure_ascii=False))
     else:
         print_summary(report, quiet=args.quiet)
     return 1 if report.failed else 0
-
-
-class LazySink:
-    """A sink opened on first use: a run with nothing to do never loads the embedding models."""
-
-    def __init__(self, opener: Callable[[], PageSink]) -> None:
-        self._opener = opener
-        self._sink: PageSink | None = None
-
-    @property
-    def sink(self) -> PageSink:
-        if self._sink is None:
-            self._sink = self._opener()
-        return self._sink
-
-    def write(self, doc: DocumentInfo, pages: Sequence[Page]) -> None:
-        self.sink.write(doc, pages)
-
-    def publish(self, doc_id: str, replaces: Sequence[str] = ()) -> None:
-        self.sink.publish(doc_id, replaces)
-
-    def remove(self, doc_ids: Sequence[str]) -> None:
-        self.sink.remove(doc_ids)
-
-    def rename(self, doc_id: str, source: str) -> None:
-        self.sink.rename(doc_id, source)
-
-    def published_doc_ids(self) -> set[str]:
-        return self.sink.published_doc_ids()
-
-    def close(self) -> None:
-        if self._sink is not None:
-            self._sink.close()
-            self._sink = None
-
-
-def open_sink(
-    index_dir: Path,
-    url: str | None,
-    *,
-    models: dict[str, str] | None = None,
-    device: str | None = None,
-) -> PageSink:
-    """The index's vector store as the sink, opened lazily (a :class:`NullSink` if the store is missing)."""
-    try:
-        from pagerag.retriever.index import PageIndex
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("pagerag.retriever"):
-            return NullSink()
-        raise
-    api_key = qdrant_api_key()
-    return LazySink(lambda: PageIndex.open(index_dir, models=models, url=url, api_key=api_key, device=device))
-
-
-def report_json(report: IngestReport) -> dict[str, Any]:
-    """The report as plain JSON values."""
-    return {
-        "documents": report.documents,
-        "pages": report.pages,
-        "indexed": report.indexed,
-        "unchanged": report.unchanged,
-        "removed": report.removed,
-        "renamed": report.renamed,
-        "pages_indexed": report.pages_indexed,
-        "skipped": [{"path": p.path, "reason": p.reason} for p in report.skipped],
-        "failed": [{"path": p.path, "reason": p.reason} for p in report.failed],
-        "seconds": report.seconds,
-    }
 
 
 def print_summary(report: IngestReport, *, quiet: bool) -> None:

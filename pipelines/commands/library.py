@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from pagerag.ingest.catalog import Catalog
-from pagerag.ingest.pipeline import remove_documents
-from pagerag.pipelines.cli import add_index_option, add_qdrant_option, qdrant_url
-from pagerag.pipelines.commands.ingest import open_sink
+from pagerag.ingest.errors import ConfigError
+from pagerag.pipelines.cli import add_index_option, add_qdrant_option, qdrant_api_key, qdrant_url, server_for
+from pagerag.pipelines.core import matching
 
 
 def register(sub: Any) -> None:
@@ -52,35 +51,21 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    if not (Path(args.index) / "catalog.sqlite").exists():
+    if qdrant_url(args) is None and not (Path(args.index) / "catalog.sqlite").exists():
         print(f"pagerag remove: error: no index at {args.index}", file=sys.stderr)
         return 1
-    with Catalog.open(args.index) as catalog:
-        doc_ids = matching(catalog, args.path)
-        if not doc_ids:
-            print(f"pagerag remove: error: {args.path} is not in the index {args.index}", file=sys.stderr)
-            return 1
-        url = qdrant_url(args)
-        sink = open_sink(args.index, url)
-        try:
-            remove_documents(doc_ids, catalog=catalog, sink=sink)
-        finally:
-            sink.close()
-        for doc_id in doc_ids:
-            print(f"removed {doc_id[:12]}")
+    remote = server_for(args)
+    if remote is not None:
+        with remote, Catalog.open(args.index) as catalog:
+            doc_ids = matching(catalog, args.path)
+            if not doc_ids:
+                raise ConfigError(f"{args.path} is not in the index {args.index}")
+            removed = [d for doc_id in doc_ids for d in remote.remove(doc_id)]
+    else:
+        from pagerag.pipelines.core import PageRAG
+
+        with PageRAG.open(args.index, qdrant_url=qdrant_url(args), api_key=qdrant_api_key()) as rag:
+            removed = rag.remove(args.path)
+    for doc_id in removed:
+        print(f"removed {doc_id[:12]}")
     return 0
-
-
-def matching(catalog: Catalog, given: str) -> list[str]:
-    """Documents named by ``given``: a source, a file path, a folder that holds them, or an id prefix."""
-    wanted = Path(os.path.abspath(given))
-    found = []
-    for doc_id, (path, source) in catalog.locations().items():
-        if (
-            source == given
-            or path == wanted
-            or path.is_relative_to(wanted)
-            or (len(given) >= 8 and doc_id.startswith(given))
-        ):
-            found.append(doc_id)
-    return sorted(found)

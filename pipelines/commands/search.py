@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from pagerag.ingest.errors import ConfigError
-from pagerag.pipelines.cli import add_index_option, add_qdrant_option, qdrant_api_key, qdrant_url
+from pagerag.pipelines.cli import add_index_option, add_qdrant_option, qdrant_api_key, qdrant_url, server_for
+from pagerag.pipelines.core import PageRAG, check_search
+from pagerag.pipelines.serve.client import RemoteRAG
+from pagerag.retriever.index import read_meta
 from pagerag.retriever.types import MODES, Hit, SearchFilter
 
 
@@ -85,7 +88,6 @@ def _hit_json(hit: Hit, *, full: bool) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pagerag.retriever.index import PageIndex, read_meta
     from pagerag.retriever.search import parse_filters
 
     if (args.query is None) == (args.queries is None):
@@ -94,33 +96,72 @@ def run(args: argparse.Namespace) -> int:
     if args.scope == "doc" and args.queries is None:
         print("pagerag search: --scope doc needs --queries", file=sys.stderr)
         return 2
+    try:
+        base = parse_filters(args.filter)
+        check_search([args.query] if args.query is not None else [], args.k, args.mode)
+    except ConfigError as exc:
+        print(f"pagerag search: {exc}", file=sys.stderr)
+        return 2
+    rows = _read_queries(args.queries) if args.queries is not None else []
+    remote = server_for(args) if args.prefetch is None else None
+    if remote is not None:
+        with remote:
+            return _through_server(args, remote, rows)
     url = qdrant_url(args)
     if url is None and read_meta(args.index) is None:
         raise ConfigError(f"no index at {args.index}: run `pagerag ingest FOLDER --index {args.index}` first")
-    base = parse_filters(args.filter)
-    rows = _read_queries(args.queries) if args.queries is not None else []
-
-    with PageIndex.open(args.index, url=url, api_key=qdrant_api_key()) as index:
+    with PageRAG.open(args.index, qdrant_url=url, api_key=qdrant_api_key()) as rag:
+        index = rag.index
         if args.queries is None:
             hits = index.search(args.query, k=args.k, mode=args.mode, prefetch=args.prefetch, filter=base)
             _print_hits(args.query, hits, as_json=args.json)
             return 0
         filters: list[SearchFilter | None] = [base] * len(rows)
         if args.scope == "doc":
-            known = {d.source for d in index.documents()}
-            missing = sorted({str(r.get("doc")) for r in rows} - known)
-            if missing:
-                print(f"pagerag search: not in the index: {', '.join(missing)}", file=sys.stderr)
+            _warn_missing(rows, {d.source for d in rag.documents()})
             filters = [replace(base, sources=(str(r.get("doc")),)) for r in rows]
         results = index.search_many(
             [r["query"] for r in rows], k=args.k, mode=args.mode, prefetch=args.prefetch, filters=filters
         )
+    _print_batch(args, rows, results)
+    return 0
+
+
+def _through_server(args: argparse.Namespace, remote: RemoteRAG, rows: list[dict[str, Any]]) -> int:
+    from pagerag.pipelines.commands.ask import filter_items
+
+    base = filter_items(args.filter)
+    if args.queries is None:
+        _print_hits(
+            args.query, remote.search(args.query, k=args.k, mode=args.mode, filters=base), as_json=args.json
+        )
+        return 0
+    if args.scope == "doc":
+        _warn_missing(rows, {d.source for d in remote.documents()})
+        results = [
+            remote.search(
+                r["query"], k=args.k, mode=args.mode, filters={**(base or {}), "source": str(r.get("doc"))}
+            )
+            for r in rows
+        ]
+    else:
+        results = remote.search_many([r["query"] for r in rows], k=args.k, mode=args.mode, filters=base)
+    _print_batch(args, rows, results)
+    return 0
+
+
+def _warn_missing(rows: list[dict[str, Any]], known: set[str]) -> None:
+    missing = sorted({str(r.get("doc")) for r in rows} - known)
+    if missing:
+        print(f"pagerag search: not in the index: {', '.join(missing)}", file=sys.stderr)
+
+
+def _print_batch(args: argparse.Namespace, rows: list[dict[str, Any]], results: list[list[Hit]]) -> None:
     for row, hits in zip(rows, results, strict=True):
         if args.json:
             print(json.dumps({"id": row["id"], "hits": [_hit_json(h, full=False) for h in hits]}))
         else:
             _print_hits(str(row["query"]), hits, as_json=False)
-    return 0
 
 
 def _print_hits(query: str, hits: list[Hit], *, as_json: bool) -> None:

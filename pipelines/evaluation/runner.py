@@ -14,12 +14,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, is_dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pagerag.ingest.errors import ConfigError, PageragError
+from pagerag.ingest.options import IngestOptions
 from pagerag.pipelines.evaluation.queries import EvalQuery, QueryProblem, QuerySet, check_documents
 from pagerag.pipelines.evaluation.runfile import AnswerRecord, ModeRun, QueryRun, RankedPage
 from pagerag.retriever.types import Hit, Mode, SearchFilter
+
+if TYPE_CHECKING:
+    from pagerag.pipelines.core import PageRAG
 
 SCOPES = ("corpus", "doc")
 # Called after each query: (mode or "answers", queries done, total).
@@ -166,26 +170,24 @@ def evaluate(
     query_set: QuerySet,
     docs: Path,
     *,
-    index: Any,
-    index_dir: Path,
+    rag: PageRAG,
     modes: Sequence[Mode],
     scope: str = "corpus",
     k: int = 10,
     llm: Any = None,
     answer_k: int = 5,
-    ingest_options: Any = None,
+    ingest_options: IngestOptions | None = None,
     progress: Progress | None = None,
     show_ingest: bool = False,
     ingest: bool = True,
     on_problem: Callable[[QueryProblem], None] | None = None,
 ) -> Evaluation:
-    """Ingest ``docs`` into ``index`` if needed, then run the query set in every mode (and answer).
+    """Ingest ``docs`` into the index if needed, then run the query set in every mode (and answer).
 
     Args:
         query_set: the loaded queries (see :func:`~pagerag.pipelines.evaluation.queries.load_queries`).
         docs: the documents folder the queries' ``doc`` names are relative to.
-        index: an open ``PageIndex`` (the sink of ingestion and the searcher).
-        index_dir: its directory (page catalog, size on disk).
+        rag: the open index.
         modes: retrieval modes to run, each on the same index.
         scope: ``corpus`` or ``doc``.
         k: hits kept per query.
@@ -201,16 +203,15 @@ def evaluate(
         ConfigError: no query of the set can be evaluated.
 
     Example:
-        >>> with PageIndex.open(Path("/tmp/idx")) as index:  # doctest: +SKIP
-        ...     ev = evaluate(load_queries(q), docs, index=index, index_dir=index.index_dir, modes=["sparse"])
+        >>> with PageRAG.open("/tmp/idx") as rag:  # doctest: +SKIP
+        ...     ev = evaluate(load_queries(q), docs, rag=rag, modes=["sparse"])
     """
     if scope not in SCOPES:
         raise ConfigError(f"unknown scope {scope!r} (expected one of {', '.join(SCOPES)})")
     created = datetime.now(UTC)
+    index, index_dir = rag.index, rag.index_dir
     if ingest:
-        ingested = ingest_docs(
-            docs, index_dir=index_dir, sink=index, options=ingest_options, progress=show_ingest
-        )
+        ingested = ingest_docs(docs, rag=rag, options=ingest_options, progress=show_ingest)
     else:
         counts = {d.source: d.pages for d in index.documents()}
         ingested = IngestResult(counts, {}, 0.0, 0)
@@ -283,35 +284,22 @@ class IngestResult:
 def ingest_docs(
     docs: Path,
     *,
-    index_dir: Path,
-    sink: Any,
-    options: Any = None,
+    rag: PageRAG,
+    options: IngestOptions | None = None,
     progress: bool = False,
 ) -> IngestResult:
     """Bring the index up to date with ``docs`` (incremental: unchanged files are not re-embedded).
 
     Args:
         docs: the documents folder; sources are relative to it.
-        index_dir: the index directory (its page catalog lives there).
-        sink: the ``PageIndex`` that embeds and stores the pages.
-        options: ``IngestOptions`` (defaults when None).
+        rag: the open index.
+        options: rendering, OCR and worker settings (None: defaults).
         progress: show ingestion progress.
     """
-    from pagerag.ingest.catalog import Catalog
-    from pagerag.ingest.pipeline import IngestOptions, ingest_paths
-
-    catalog = Catalog.open(index_dir)
-    try:
-        start = time.perf_counter()
-        report = ingest_paths(
-            [docs], catalog=catalog, sink=sink, options=options or IngestOptions(), progress=progress
-        )
-        seconds = time.perf_counter() - start
-        counts = {d.source: d.pages for d in catalog.documents()}
-    finally:
-        close = getattr(catalog, "close", None)
-        if close:
-            close()
+    start = time.perf_counter()
+    report = rag.ingest(docs, options=options, progress=progress)
+    seconds = time.perf_counter() - start
+    counts = {d.source: d.pages for d in rag.documents()}
     failed = {_relative(p.path, docs): p.reason for p in report.failed}
     return IngestResult(counts, failed, seconds, report.pages_indexed)
 

@@ -46,9 +46,10 @@ class DirLock:
                     f"{directory} is already open in this process: close the other PageIndex/Store first"
                 ) from None
             raise IndexLocked(
-                f"{directory} is in use by another process (pid {holder}): an embedded index has one "
-                "writer at a time. Wait for it to finish, or serve concurrent readers from a Qdrant "
-                "server (--qdrant-url)."
+                f"{directory} is in use by another process (pid {holder}): an embedded index is opened by "
+                f"one process at a time. To share it, run `pagerag serve --index {directory.parent}` once: the other "
+                "pagerag commands, notebooks and agents then go through it (or keep the vectors in a "
+                "Qdrant server with --qdrant-url)."
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)

@@ -47,6 +47,12 @@ class TinyIndex:
     def __exit__(self, *exc: object) -> None:
         pass
 
+    def search_scored(
+        self, query: str, *, k: int = 10, filter: SearchFilter | None = None
+    ) -> tuple[list[Hit], float]:
+        hits = self.search(query, k=k, filter=filter)
+        return hits, hits[0].score if hits else 0.0
+
     def search(self, query: str, *, k: int = 10, filter: SearchFilter | None = None) -> list[Hit]:
         self.queries.append(query)
         self.filters.append(filter)

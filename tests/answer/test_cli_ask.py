@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from pagerag.pipelines import cli
+from pagerag.pipelines.answer import Chat
 from pagerag.pipelines.commands import ask as ask_command
+from pagerag.pipelines.llm import LLM
 from pagerag.retriever.types import SearchFilter
 
 from .conftest import TinyIndex
@@ -19,12 +21,28 @@ from .fake_openai import serve
 QUESTION = "What was the total revenue in 2023?"
 
 
+class TinyRAG:
+    """What the CLI needs of an open index, over the tiny index (the CLI logic is under test here)."""
+
+    def __init__(self, index: TinyIndex) -> None:
+        self.index = index
+
+    def chat(self, *, k: int, llm: LLM, filters: SearchFilter | None, min_relevance: float | None) -> Chat:
+        return Chat(index=self.index, llm=llm, k=k, filter=filters, min_relevance=min_relevance or None)
+
+    def __enter__(self) -> TinyRAG:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
 @pytest.fixture
 def index_dir(tmp_path: Path, tiny_index: TinyIndex, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The CLI opens this tiny index instead of a PageIndex (the CLI logic is under test here)."""
     path = tmp_path / "index"
     path.mkdir()
-    monkeypatch.setattr(ask_command, "_open_index", lambda *_: tiny_index)
+    monkeypatch.setattr(ask_command, "open_rag", lambda *_: TinyRAG(tiny_index))
     monkeypatch.delenv("PAGERAG_LLM", raising=False)
     return path
 
@@ -32,17 +50,27 @@ def index_dir(tmp_path: Path, tiny_index: TinyIndex, monkeypatch: pytest.MonkeyP
 def test_json_output_matches_the_schema(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["ask", QUESTION, "--index", str(index_dir), "--json", "-k", "3"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"answer", "citations", "hits"}
-    assert isinstance(data["answer"], str) and "$4.2M [1]" in data["answer"]
+    assert set(data) == {
+        "question",
+        "answer",
+        "answered",
+        "citations",
+        "hits",
+        "search_query",
+        "llm",
+        "timings",
+    }
+    assert isinstance(data["answer"], str) and "$4.2M [1]" in data["answer"] and data["answered"] is True
     assert data["citations"], "the answer cites a page"
+    hit_fields = {"doc_id", "source", "page", "label", "score", "image", "thumbnail", "snippet", "title"}
     for c in data["citations"]:
-        assert set(c) == {"source", "page", "image", "score"}
+        assert set(c) == {"n", *hit_fields}
         assert isinstance(c["source"], str) and isinstance(c["page"], int)
         assert isinstance(c["score"], float) and (c["image"] is None or Path(c["image"]).exists())
     assert (data["citations"][0]["source"], data["citations"][0]["page"]) == ("fjordlys_report.pdf", 2)
     assert len(data["hits"]) == 3
     for h in data["hits"]:
-        assert {"source", "page", "score", "image"} <= set(h)
+        assert set(h) == hit_fields
 
 
 def test_plain_output_streams_the_answer_then_the_sources(

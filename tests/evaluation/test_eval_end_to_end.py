@@ -15,6 +15,7 @@ from retriever.fakes import HashEmbedder  # noqa: TID251 (the test package tests
 
 from pagerag.ingest.errors import ConfigError
 from pagerag.pipelines.cli import main
+from pagerag.pipelines.core import PageRAG
 from pagerag.pipelines.evaluation.queries import load_queries
 from pagerag.pipelines.evaluation.runfile import save_run
 from pagerag.pipelines.evaluation.runner import evaluate
@@ -87,25 +88,20 @@ def test_evaluate_ingests_searches_scopes_and_reproduces(tmp_path: Path) -> None
     docs, queries = _corpus(tmp_path)
     index_dir = tmp_path / "index"
     problems: list[str] = []
-    with PageIndex.open(index_dir, embedder=HashEmbedder()) as index:
+    with PageRAG(PageIndex.open(index_dir, embedder=HashEmbedder())) as rag:
         ev = evaluate(
             load_queries(queries),
             docs,
-            index=index,
-            index_dir=index_dir,
+            rag=rag,
             modes=["sparse", "dense", "hybrid"],
             llm=build_llm("extractive"),
             on_problem=lambda p: problems.append(str(p)),
         )
         # Same index again in doc scope: nothing re-ingested, every hit inside the query's document.
-        ev_doc = evaluate(
-            load_queries(queries), docs, index=index, index_dir=index_dir, modes=["sparse"], scope="doc"
-        )
-        again = evaluate(load_queries(queries), docs, index=index, index_dir=index_dir, modes=["hybrid"])
+        ev_doc = evaluate(load_queries(queries), docs, rag=rag, modes=["sparse"], scope="doc")
+        again = evaluate(load_queries(queries), docs, rag=rag, modes=["hybrid"])
         (docs / "new.pdf").write_bytes((docs / "solar.pdf").read_bytes())
-        as_is = evaluate(
-            load_queries(queries), docs, index=index, index_dir=index_dir, modes=["sparse"], ingest=False
-        )
+        as_is = evaluate(load_queries(queries), docs, rag=rag, modes=["sparse"], ingest=False)
     assert [(p.line, p.query_id) for p in ev.query_set.problems] == [(3, ""), (7, "x1"), (8, "x2")]
     assert problems[2].endswith("queries.jsonl:8 (x2): page 9 not in 'solar.pdf' (2 pages)")
     assert "unknown document 'missing.pdf'" in problems[1]
@@ -139,20 +135,19 @@ def test_evaluate_ingests_searches_scopes_and_reproduces(tmp_path: Path) -> None
 
 def test_catalog_without_vectors_is_never_scored_as_zeros(tmp_path: Path) -> None:
     docs, queries = _corpus(tmp_path)
-    with PageIndex.open(tmp_path / "a", embedder=HashEmbedder()) as index:
-        evaluate(load_queries(queries), docs, index=index, index_dir=tmp_path / "a", modes=["sparse"])
+    with PageRAG(PageIndex.open(tmp_path / "a", embedder=HashEmbedder())) as rag:
+        evaluate(load_queries(queries), docs, rag=rag, modes=["sparse"])
     # Only the page catalog copied to a new index: its vector store starts empty.
     (tmp_path / "b").mkdir()
     for path in (tmp_path / "a").glob("catalog.sqlite*"):
         shutil.copy(path, tmp_path / "b" / path.name)
     problems: list[str] = []
-    with PageIndex.open(tmp_path / "b", embedder=HashEmbedder()) as index:
+    with PageRAG(PageIndex.open(tmp_path / "b", embedder=HashEmbedder())) as rag:
         try:
             ev = evaluate(
                 load_queries(queries),
                 docs,
-                index=index,
-                index_dir=tmp_path / "b",
+                rag=rag,
                 modes=["sparse"],
                 on_problem=lambda p: problems.append(p.reason),
             )

@@ -1,7 +1,6 @@
 """`pagerag ingest`, `list`, `remove`: a folder full of bad files, the JSON report, exit codes.
 
-The vector store is replaced by the page table alone (``NullSink``): these tests are
-about ingestion; the store has its own tests.
+They run the whole command: page table, the packaged models and the embedded store.
 """
 
 from __future__ import annotations
@@ -18,16 +17,7 @@ import pytest
 from ingest_docs import ZERO_PAGE_PDF, write_encrypted, write_pdf
 
 from pagerag.ingest.catalog import Catalog
-from pagerag.ingest.sink import NullSink
 from pagerag.pipelines import cli
-from pagerag.pipelines.commands import ingest as ingest_command
-from pagerag.pipelines.commands import library
-
-
-@pytest.fixture(autouse=True)
-def _page_table_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest_command, "open_sink", lambda index, url, **_: NullSink())
-    monkeypatch.setattr(library, "open_sink", lambda index, url, **_: NullSink())
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, object]:

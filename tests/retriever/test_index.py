@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pagerag.ingest.errors import CollectionMismatch, ConfigError, IndexLocked
+from pagerag.ingest.errors import CollectionMismatch, ConfigError, IndexClosed, IndexLocked
 from pagerag.retriever.index import PageIndex
 from pagerag.retriever.store import Store
 from pagerag.retriever.store.base import PENDING, Eq, Where
@@ -88,7 +88,7 @@ def test_second_process_gets_index_locked_naming_the_holder(tmp_path: Path) -> N
     )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready", child.stderr
-        with pytest.raises(IndexLocked, match=rf"pid {child.pid}\b.*--qdrant-url"):
+        with pytest.raises(IndexLocked, match=rf"pid {child.pid}\b.*pagerag serve"):
             PageIndex.open(tmp_path, embedder=HashEmbedder())
     finally:
         child.kill()  # no clean close: the kernel drops the flock with the process
@@ -97,12 +97,20 @@ def test_second_process_gets_index_locked_naming_the_holder(tmp_path: Path) -> N
         assert index.published_doc_ids() == set()
 
 
-def test_opening_twice_in_one_process_says_so(tmp_path: Path) -> None:
-    with (
-        PageIndex.open(tmp_path, embedder=HashEmbedder()),
-        pytest.raises(IndexLocked, match="already open in this process"),
-    ):
-        PageIndex.open(tmp_path, embedder=HashEmbedder())
+def test_handles_in_one_process_share_one_engine(tmp_path: Path) -> None:
+    first = PageIndex.open(tmp_path, embedder=HashEmbedder())
+    second = PageIndex.open(tmp_path, embedder=HashEmbedder())
+    assert first.store is second.store
+    second.write(*make_pages("d1", "a.pdf", ["first page", "second page"]))
+    second.publish("d1")
+    first.close()
+    with pytest.raises(IndexClosed, match="closed"):
+        first.search("anything")
+    first.close()  # idempotent
+    assert second.published_doc_ids() == {"d1"}  # the engine stays open for the other handle
+    second.close()
+    with PageIndex.open(tmp_path, embedder=HashEmbedder()) as again:  # reopened afresh
+        assert again.published_doc_ids() == {"d1"}
 
 
 def test_crash_keeps_published_and_discards_pending(tmp_path: Path) -> None:

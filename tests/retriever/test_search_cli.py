@@ -79,4 +79,4 @@ def test_usage_and_input_errors(built: Path, tmp_path: Path, capsys: pytest.Capt
     assert f"{bad}:2: each line needs an 'id'" in capsys.readouterr().err
     assert main(["search", "q", "--index", str(tmp_path / "nothing")]) == 1
     assert "no index at" in capsys.readouterr().err
-    assert main(["search", "q", "--index", str(built), "--filter", "page=x"]) == 1
+    assert main(["search", "q", "--index", str(built), "--filter", "page=x"]) == 2
