@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE_DOCS = REPO / "sample_docs"
 DEMO_QUESTION = "What was the total revenue in 2023 according to the chart in the quarterly report?"
 
 
@@ -89,18 +87,6 @@ def start_server(
         timer.cancel()
     threading.Thread(target=lambda: log.extend(process.stdout or ()), daemon=True).start()
     return Server(url, index, process, log)
-
-
-@pytest.fixture(scope="session")
-def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """sample_docs ingested once (then copied by whoever needs an index of its own)."""
-    from pagerag.pipelines.core import PageRAG
-
-    index = tmp_path_factory.mktemp("serve") / "index"
-    with PageRAG.open(index) as rag:
-        report = rag.ingest(SAMPLE_DOCS)
-    assert report.indexed == 4 and not report.failed
-    return index
 
 
 @pytest.fixture(scope="module")

@@ -27,33 +27,23 @@ from starlette.routing import Mount
 from pagerag.pipelines.core import PageRAG
 from pagerag.pipelines.serve.mcp import http_app
 
-SAMPLE_DOCS = Path(__file__).parents[2] / "sample_docs"
 REPORT = "fjordlys_quarterly_report_q4_2023.pdf"
 TOOLS = {"search_pages", "ask", "get_page", "list_documents"}
 QUESTION = "What was the total revenue in 2023 according to the chart in the quarterly report?"
-SERVE_STDIO = (
-    "import sys\n"
-    "from pagerag.pipelines.core import PageRAG\n"
-    "from pagerag.pipelines.serve.mcp import run_stdio\n"
-    "with PageRAG.open(sys.argv[1]) as rag:\n"
-    "    run_stdio(rag)\n"
-)
 # The stdio client passes the child only a safe subset of the environment.
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    index = tmp_path_factory.mktemp("idx")
-    with PageRAG.open(index) as rag:
-        report = rag.ingest(SAMPLE_DOCS)
-    assert report.failed == () and report.documents == 4
-    return index
+def index_dir(sample_index: Path) -> Path:
+    return sample_index
 
 
 def test_stdio_serves_the_tools_to_the_sdk_client(index_dir: Path, tmp_path: Path) -> None:
     server = StdioServerParameters(
-        command=sys.executable, args=["-c", SERVE_STDIO, str(index_dir)], env=CHILD_ENV
+        command=sys.executable,
+        args=["-m", "pagerag.pipelines", "mcp", "--index", str(index_dir)],
+        env=CHILD_ENV,
     )
 
     async def main() -> None:
