@@ -4,7 +4,8 @@ A document row is ``pending`` while its pages are being written and ``complete``
 once they are all in (and published to the sink). Only complete documents are
 listed; pending rows are what a killed run left behind, and the next run deletes
 them. Every page keeps its text, layout facts and image key, so a vector store can
-be rebuilt from this table alone.
+be rebuilt from this table alone, and its words with their boxes on the page image
+(:mod:`pagerag.ingest.words` encodes them), read apart with :meth:`Catalog.words`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from pagerag.ingest.errors import PageragError
 from pagerag.ingest.images_store import ImageStore
-from pagerag.ingest.types import DocumentInfo, Page
+from pagerag.ingest.types import DocumentInfo, Page, WordBox
+from pagerag.ingest.words import decode, encode
 
 SCHEMA_VERSION = "1"
 _SCHEMA = """
@@ -50,6 +52,7 @@ CREATE TABLE IF NOT EXISTS pages (
     image_coverage REAL NOT NULL,
     lang TEXT NOT NULL,
     labels TEXT NOT NULL DEFAULT '',
+    words BLOB,
     PRIMARY KEY (doc_id, page)
 );
 """
@@ -63,6 +66,8 @@ def _migrate(db: sqlite3.Connection) -> None:
     columns = {row[1] for row in db.execute("PRAGMA table_info(pages)")}
     if "labels" not in columns:
         db.execute("ALTER TABLE pages ADD COLUMN labels TEXT NOT NULL DEFAULT ''")
+    if "words" not in columns:  # pages ingested before word boxes were kept have none (NULL)
+        db.execute("ALTER TABLE pages ADD COLUMN words BLOB")
 
 
 class Catalog:
@@ -148,6 +153,27 @@ class Catalog:
             raise PageragError(f"{doc[1]}: no page {page} (the document has {doc[2]})")
         return self._page(doc, row)
 
+    def words(self, doc_id: str, page: int) -> list[WordBox]:
+        """The words on one page (1-based) with their boxes in pixels of its page image.
+
+        Empty for a page without words, and for pages ingested before word boxes were kept
+        (ingest the document again to get them).
+
+        Raises:
+            PageragError: there is no such document or page.
+
+        Example:
+            >>> [w.text for w in catalog.words(doc_id, 2) if w.ocr][:3]  # doctest: +SKIP
+            ['Quarterly', 'revenue', '2023']
+        """
+        doc = self._doc_row(doc_id)
+        row = self._db.execute(
+            "SELECT words FROM pages WHERE doc_id = ? AND page = ?", (doc_id, page)
+        ).fetchone()
+        if row is None:
+            raise PageragError(f"{doc[1]}: no page {page} (the document has {doc[2]})")
+        return decode(row[0])
+
     def counts(self) -> tuple[int, int]:
         """(documents, pages) that are complete."""
         row = self._db.execute(
@@ -178,13 +204,15 @@ class Catalog:
         rows = [
             (p.doc_id, p.page, p.text, p.native_text, p.ocr_text, p.notes,
              p.image_path.stem if p.image_path else None, p.width, p.height,
-             int(p.ocr_used), p.image_coverage, p.lang, ",".join(map(str, p.labels)))
+             int(p.ocr_used), p.image_coverage, p.lang, ",".join(map(str, p.labels)), encode(p.words))
             for p in pages
         ]  # fmt: skip
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(
-                f"INSERT OR REPLACE INTO pages (doc_id, {_PAGE_COLUMNS}) VALUES ({', '.join('?' * 13)})", rows
+                f"INSERT OR REPLACE INTO pages (doc_id, {_PAGE_COLUMNS}, words) "
+                f"VALUES ({', '.join('?' * 14)})",
+                rows,
             )
 
     def complete(self, doc_id: str, pages: int, replaces: Sequence[str] = ()) -> None:

@@ -16,12 +16,14 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
 from pagerag.ingest.text import text_quality, usable_chars
+from pagerag.ingest.words import Box, from_tsv, unrotated
 
 DEFAULT_LANGS = ("eng", "deu", "fra", "spa", "nld", "chi_sim", "kor", "fas")
 """Used when installed (``eng+deu+fra+spa`` at least): candidates, never all loaded at once."""
@@ -184,10 +186,15 @@ _ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
 @dataclass(frozen=True, slots=True)
 class OcrResult:
-    """OCR output of one image and the tesseract languages used (``"eng"``, ``"kor+eng"``)."""
+    """OCR output of one image and the tesseract languages used (``"eng"``, ``"kor+eng"``).
+
+    ``words`` holds each word with its box in the pixels of the image that was read
+    (empty unless asked for).
+    """
 
     text: str
     langs: str
+    words: tuple[Box, ...] = ()
 
 
 def installed_languages() -> frozenset[str]:
@@ -233,19 +240,46 @@ def detect_language(text: str, allowed: Sequence[str]) -> str | None:
     return best if best_hits >= 3 and best_hits >= 0.04 * len(words) else None
 
 
-def run_tesseract(image: Image.Image, langs: Sequence[str], *, psm: int = 3, timeout: float = 120) -> str:
-    """Tesseract's text for ``image`` with ``langs`` loaded ("" on failure or timeout)."""
+def run_tesseract(
+    image: Image.Image, langs: Sequence[str], *, psm: int = 3, timeout: float = 120, words: bool = False
+) -> OcrResult:
+    """Tesseract's text for ``image`` with ``langs`` loaded (empty on failure or timeout).
+
+    With ``words``, the same pass also writes its TSV, which gives every word's box.
+    """
+    joined = "+".join(langs)
     exe = shutil.which("tesseract")
     if not exe or not langs:
-        return ""
+        return OcrResult("", joined)
     buf = io.BytesIO()
     image.convert("L").save(buf, format="PPM")  # uncompressed: fastest to hand over
-    cmd = [exe, "stdin", "stdout", "-l", "+".join(langs), "--psm", str(psm)]
+    options = ["-l", joined, "--psm", str(psm)]
+    if not words:
+        out = _call([exe, "stdin", "stdout", *options], buf.getvalue(), timeout)
+        return OcrResult(out.decode("utf-8", "replace") if out is not None else "", joined)
+    with tempfile.TemporaryDirectory(prefix="pagerag-ocr-") as tmp:
+        base = os.path.join(tmp, "page")
+        if _call([exe, "stdin", base, *options, "txt", "tsv"], buf.getvalue(), timeout) is None:
+            return OcrResult("", joined)
+        text, tsv = (_read(f"{base}.{ext}") for ext in ("txt", "tsv"))
+    return OcrResult(text, joined, tuple(from_tsv(tsv)))
+
+
+def _call(cmd: list[str], data: bytes, timeout: float) -> bytes | None:
+    """The command's stdout, None when it fails or times out."""
     try:
-        out = subprocess.run(cmd, input=buf.getvalue(), capture_output=True, timeout=timeout, env=_ENV)
+        out = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout, env=_ENV)
     except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
         return ""
-    return out.stdout.decode("utf-8", "replace") if out.returncode == 0 else ""
 
 
 def orientation_and_script(image: Image.Image, *, timeout: float = 60) -> tuple[int, str]:
@@ -294,7 +328,9 @@ def _with_eng(lang: str, allowed: Sequence[str]) -> list[str]:
     return [lang, "eng"] if lang not in LATIN and "eng" in allowed and lang != "eng" else [lang]
 
 
-def ocr(image: Image.Image, allowed: Sequence[str], *, hint: str = "", timeout: float = 120) -> OcrResult:
+def ocr(
+    image: Image.Image, allowed: Sequence[str], *, hint: str = "", timeout: float = 120, words: bool = False
+) -> OcrResult:
     """Read ``image`` with one well-chosen language from ``allowed``.
 
     Args:
@@ -302,17 +338,17 @@ def ocr(image: Image.Image, allowed: Sequence[str], *, hint: str = "", timeout: 
         allowed: tesseract languages the user allows (``--ocr-lang``).
         hint: the page's native text, if any: its language is used directly.
         timeout: seconds per tesseract call.
+        words: also give each word's box, in pixels of ``image`` (also when OSD turned it to read it).
     """
     allowed = [lang for lang in allowed if lang in installed_languages()]
     if not allowed:
         return OcrResult("", "")
     known = detect_language(hint, allowed) if usable_chars(hint) >= 40 else None
     if known:
-        langs = _with_eng(known, allowed)
-        return OcrResult(run_tesseract(image, langs, timeout=timeout), "+".join(langs))
+        return run_tesseract(image, _with_eng(known, allowed), timeout=timeout, words=words)
     first = "eng" if "eng" in allowed else allowed[0]
-    text = run_tesseract(image, [first], timeout=timeout)
-    best = OcrResult(text, first)
+    best = run_tesseract(image, [first], timeout=timeout, words=words)
+    text = best.text
     found = detect_language(text, allowed)
     # Upside-down or sideways pages read as word-like nonsense without a single common word.
     wordy_nonsense = found is None and len(_WORD.findall(text)) >= 15
@@ -321,15 +357,15 @@ def ocr(image: Image.Image, allowed: Sequence[str], *, hint: str = "", timeout: 
         upright = image.rotate(-rotate, expand=True) if rotate else image
         lang = next((x for x in _SCRIPT_LANGS.get(script, (first,)) if x in allowed), first)
         if rotate or lang != first:
-            langs = _with_eng(lang, allowed)
-            again = OcrResult(run_tesseract(upright, langs, timeout=timeout), "+".join(langs))
-            if rotate:  # OSD saw the page turned: trust it unless the upright read is much poorer
+            again = run_tesseract(upright, _with_eng(lang, allowed), timeout=timeout, words=words)
+            if rotate:
+                again = replace(again, words=tuple(unrotated(again.words, rotate, image.size)))
+                # OSD saw the page turned: trust it unless the upright read is much poorer
                 best = again if usable_chars(again.text) >= 0.5 * usable_chars(text) else best
             else:
                 best = again if _score(again.text) > _score(best.text) else best
         return best
     if found and found != first:
-        langs = _with_eng(found, allowed)
-        again = OcrResult(run_tesseract(image, langs, timeout=timeout), "+".join(langs))
+        again = run_tesseract(image, _with_eng(found, allowed), timeout=timeout, words=words)
         best = again if usable_chars(again.text) >= 0.7 * usable_chars(text) else best
     return best

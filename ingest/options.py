@@ -30,6 +30,8 @@ class IngestOptions:
         max_side: longest side of any rendered image, in pixels.
         office_timeout: seconds LibreOffice may take per document.
         ocr_timeout: seconds tesseract may take per call.
+        word_boxes: keep every page's words with their boxes on the page image (text layer
+            and OCR), so that a viewer can mark the words of an answer.
 
     Example:
         >>> IngestOptions(dpi=100, ocr_langs=("eng",), workers=1).dpi
@@ -51,3 +53,4 @@ class IngestOptions:
     max_side: int = 2400
     office_timeout: float = 180.0
     ocr_timeout: float = 120.0
+    word_boxes: bool = True

@@ -24,6 +24,34 @@ class SourceFile:
 
 
 @dataclass(frozen=True, slots=True)
+class WordBox:
+    """One word on a page image and where it is drawn.
+
+    Coordinates are pixels of the stored page image (``Page.image_path``), origin top
+    left: PDF points times ``dpi / 72`` (less where the page was clamped to ``max_side``).
+
+    Attributes:
+        text: the word as the text layer or OCR gives it.
+        x0: left edge.
+        y0: top edge.
+        x1: right edge.
+        y1: bottom edge.
+        ocr: read by OCR (a scan or a picture region) rather than taken from the text layer.
+
+    Example:
+        >>> WordBox("4.2", 310, 402, 352, 428, ocr=True).x1
+        352
+    """
+
+    text: str
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    ocr: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     """One page of a document: its rendered image and its text.
 
@@ -46,6 +74,8 @@ class Page:
         lang: language code if known ("" otherwise).
         labels: page numbers printed on the page (header/footer or the PDF's page labels),
             when they differ from or confirm its position; empty when none were found.
+        words: the words drawn on the page image with their boxes, as ingestion found them;
+            :meth:`Catalog.pages` leaves this empty (read them with :meth:`Catalog.words`).
     """
 
     doc_id: str
@@ -65,6 +95,7 @@ class Page:
     image_coverage: float = 0.0
     lang: str = ""
     labels: tuple[int, ...] = ()
+    words: tuple[WordBox, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ from pagerag.ingest.ocr import default_languages, detect_language, ocr
 from pagerag.ingest.options import IngestOptions
 from pagerag.ingest.scan import display
 from pagerag.ingest.text import normalize, text_quality, usable_chars
-from pagerag.ingest.types import Page, SourceFile
+from pagerag.ingest.types import Page, SourceFile, WordBox
+from pagerag.ingest.words import Box, moved, without_overlap
 
 _OPEN: OrderedDict[tuple[Path, str], Any] = OrderedDict()  # PDFs kept open between tasks, by (path, hash)
 
@@ -158,7 +160,7 @@ def _page(prepared: Prepared, number: int, options: IngestOptions, store: ImageS
     langs = options.ocr_langs if options.ocr_langs is not None else default_languages()
     if job.kind == "text":
         raw = prepared.texts[number - 1]
-        image = text_format.render_text(raw, options.dpi)
+        image, words = text_format.render_text_words(raw, options.dpi)
         native = normalize(raw)
         key = store.put(image)
         return _make(
@@ -171,6 +173,7 @@ def _page(prepared: Prepared, number: int, options: IngestOptions, store: ImageS
             size=text_format.A4,
             coverage=0.0,
             langs=langs,
+            words=words if options.word_boxes else [],
         )
     if job.kind == "image":
         frame = image_format.load_frame(job.file.path, number - 1)
@@ -178,12 +181,16 @@ def _page(prepared: Prepared, number: int, options: IngestOptions, store: ImageS
         shown = image_format.scaled(frame.image, *size, options.dpi, options.max_side)
         key = store.put(shown)
         ocr_text = ""
+        boxes: list[WordBox] = []
         if options.ocr:
             readable = image_format.scaled(frame.image, *size, options.ocr_dpi, 2 * options.max_side)
-            ocr_text = normalize(ocr(readable, langs, timeout=options.ocr_timeout).text)
+            read = ocr(readable, langs, timeout=options.ocr_timeout, words=options.word_boxes)
+            ocr_text = normalize(read.text)
+            scale = (shown.width / readable.width, shown.height / readable.height)
+            boxes = moved(read.words, scale=scale, size=shown.size, ocr=True)
         return _make(
             prepared, number, store, key, text=ocr_text, ocr_text=ocr_text, size=size, coverage=1.0,
-            langs=langs, ocr_used=options.ocr,
+            langs=langs, ocr_used=options.ocr, words=boxes,
         )  # fmt: skip
     return _pdf_page(prepared, number, options, store, langs)
 
@@ -207,20 +214,40 @@ def _pdf_page(
     garbled = usable_chars(native) > 0 and text_quality(native) < options.garbled_quality
     no_text = usable_chars(native) < options.min_text_chars or garbled
     ocr_text, ocr_used = "", False
+    ocr_words: list[WordBox] = []
     if options.ocr and (no_text or facts.image_coverage >= options.ocr_coverage):
         clip = None if no_text or not facts.image_boxes else _union(facts.image_boxes)
         readable: Image.Image = pdf_format.render(
             page, options.ocr_dpi, gray=True, clip=clip, max_side=2 * options.max_side
         )
         hint = "" if garbled else native
-        ocr_text = normalize(ocr(readable, langs, hint=hint, timeout=options.ocr_timeout).text)
+        read = ocr(readable, langs, hint=hint, timeout=options.ocr_timeout, words=options.word_boxes)
+        ocr_text = normalize(read.text)
         ocr_used = True
+        ocr_words = _placed(read.words, readable.size, clip or (0.0, 0.0, *size), size, image.size)
     kept = "" if garbled and usable_chars(ocr_text) >= usable_chars(native) // 2 else native
     text = "\n\n".join(t for t in (kept, ocr_text, normalize(notes)) if t)
+    words = pdf_format.text_words(page, image.size) if options.word_boxes and kept else []
+    words += without_overlap(ocr_words, words)
     return _make(
         prepared, number, store, key, text=text, native=native, ocr_text=ocr_text, notes=normalize(notes),
-        size=size, coverage=facts.image_coverage, langs=langs, ocr_used=ocr_used,
+        size=size, coverage=facts.image_coverage, langs=langs, ocr_used=ocr_used, words=words,
     )  # fmt: skip
+
+
+def _placed(
+    words: Sequence[Box],
+    read_size: tuple[int, int],
+    region: tuple[float, float, float, float],
+    page_size: tuple[float, float],
+    image_size: tuple[int, int],
+) -> list[WordBox]:
+    """OCR boxes of an image of ``region`` (points, within the page) put on the page image."""
+    x0, y0 = max(region[0], 0.0), max(region[1], 0.0)
+    x1, y1 = min(region[2], page_size[0]), min(region[3], page_size[1])  # MuPDF renders the overlap
+    px, py = image_size[0] / max(page_size[0], 1e-6), image_size[1] / max(page_size[1], 1e-6)
+    scale = ((x1 - x0) / max(read_size[0], 1) * px, (y1 - y0) / max(read_size[1], 1) * py)
+    return moved(words, scale=scale, offset=(x0 * px, y0 * py), size=image_size, ocr=True)
 
 
 def _make(
@@ -237,6 +264,7 @@ def _make(
     ocr_text: str = "",
     notes: str = "",
     ocr_used: bool = False,
+    words: Sequence[WordBox] = (),
 ) -> Page:
     return Page(
         doc_id=prepared.job.file.doc_id,
@@ -256,6 +284,7 @@ def _make(
         image_coverage=round(coverage, 4),
         lang=detect_language(text, langs or ("eng",)) or "",
         labels=prepared.labels[number - 1] if number <= len(prepared.labels) else (),
+        words=tuple(words),
     )
 
 

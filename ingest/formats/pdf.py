@@ -1,4 +1,4 @@
-"""PDF pages with PyMuPDF: open (passwords, damage), render (size clamped), text layer, image coverage.
+"""PDF pages with PyMuPDF: open (passwords, damage), render (size clamped), text layer, word boxes, images.
 
 ``--renderer poppler`` renders through pdf2image (``pdftoppm``) instead; text and
 layout facts always come from PyMuPDF.
@@ -16,6 +16,8 @@ from PIL import Image
 
 from pagerag.ingest.errors import EncryptedDocument, MissingDependency, UnreadableDocument
 from pagerag.ingest.scan import display
+from pagerag.ingest.types import WordBox
+from pagerag.ingest.words import Box, moved
 
 MAX_SIDE = 2400
 """Longest side in pixels of any rendered page (a 200-inch poster would otherwise be 28,800)."""
@@ -191,7 +193,7 @@ def layer(page: Any) -> PageLayer:
     except Exception:
         infos = []
     for info in infos:
-        box = pymupdf.Rect(info["bbox"]) & rect
+        box = pymupdf.Rect(info["bbox"]) * page.rotation_matrix & rect  # as drawn on a turned page
         if not box.is_empty:
             boxes.append((box.x0 - rect.x0, box.y0 - rect.y0, box.x1 - rect.x0, box.y1 - rect.y0))
     page_area = max(width * height, 1.0)
@@ -199,6 +201,34 @@ def layer(page: Any) -> PageLayer:
     coverage = _coverage(boxes, width, height)
     big = tuple(b for b in boxes if (b[2] - b[0]) * (b[3] - b[1]) >= 0.05 * page_area)
     return PageLayer(text, width, height, coverage, big)
+
+
+def text_words(page: Any, size: tuple[int, int]) -> list[WordBox]:
+    """The text layer's words with their boxes in the pixels of ``page`` rendered at ``size``.
+
+    Example:
+        >>> [w.text for w in text_words(doc[0], image.size)][:3]  # doctest: +SKIP
+        ['Quarterly', 'report', 'Q4']
+    """
+    rect = page.rect
+    scale = (size[0] / max(rect.width, 1e-6), size[1] / max(rect.height, 1e-6))
+    return moved(_words(page), scale=scale, size=size, ocr=False)
+
+
+def _words(page: Any) -> list[Box]:
+    """The text layer's words in points, as drawn on the (possibly turned) page."""
+    pymupdf = _pymupdf()
+    rect = page.rect
+    try:
+        raw = page.get_text("words")
+    except Exception:
+        return []
+    turn = page.rotation_matrix  # MuPDF gives words on the unrotated page
+    boxes: list[Box] = []
+    for x0, y0, x1, y1, text, *_ in raw:
+        r = pymupdf.Rect(x0, y0, x1, y1) * turn
+        boxes.append((text, r.x0 - rect.x0, r.y0 - rect.y0, r.x1 - rect.x0, r.y1 - rect.y0))
+    return boxes
 
 
 def _without_backgrounds(
@@ -212,10 +242,7 @@ def _without_backgrounds(
     full = [b for b in boxes if (b[2] - b[0]) * (b[3] - b[1]) >= 0.95 * page_area]
     if not full:
         return boxes
-    try:
-        words = page.get_text("words")
-    except Exception:
-        return boxes
+    words = _words(page)
     if len(words) < 5:
         return boxes
     kept = []
@@ -223,8 +250,8 @@ def _without_backgrounds(
         if b in full:
             inside = sum(
                 1
-                for w in words
-                if w[0] >= b[0] - 1 and w[1] >= b[1] - 1 and w[2] <= b[2] + 1 and w[3] <= b[3] + 1
+                for _, x0, y0, x1, y1 in words
+                if x0 >= b[0] - 1 and y0 >= b[1] - 1 and x1 <= b[2] + 1 and y1 <= b[3] + 1
             )
             if inside >= 0.5 * len(words):
                 continue

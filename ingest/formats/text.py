@@ -9,7 +9,9 @@ from typing import Any
 from PIL import Image
 
 from pagerag.ingest.errors import UnreadableDocument
+from pagerag.ingest.formats.pdf import text_words
 from pagerag.ingest.scan import display
+from pagerag.ingest.types import WordBox
 
 PAGE_CHARS = 3000
 """About one printed page of prose."""
@@ -67,6 +69,17 @@ _CSS = "* {font-family: sans-serif; font-size: 10pt; white-space: pre-wrap;}"
 
 def render_text(text: str, dpi: float) -> Image.Image:
     """Draw ``text`` on an A4 page (what a reader of the file would see printed)."""
+    return render_text_words(text, dpi)[0]
+
+
+def render_text_words(text: str, dpi: float) -> tuple[Image.Image, list[WordBox]]:
+    """:func:`render_text` and the words it drew, with their boxes on the image.
+
+    Example:
+        >>> image, words = render_text_words("Harbour report", 72)
+        >>> [w.text for w in words], image.size
+        (['Harbour', 'report'], (595, 842))
+    """
     pymupdf = _pymupdf()
     doc = pymupdf.open()
     try:
@@ -77,7 +90,8 @@ def render_text(text: str, dpi: float) -> Image.Image:
         page.insert_htmlbox(box, html.escape(text), css=_CSS, scale_low=0)
         zoom = dpi / 72.0
         pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
-        return Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+        image = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+        return image, text_words(page, image.size)
     finally:
         doc.close()
 

@@ -166,7 +166,7 @@ def _lines(text: str) -> list[str]:
 
 def _terms(text: str) -> list[str]:
     words = (_fold(w) for w in _WORD.findall(text))
-    return [_stem(w) for w in words if w not in _STOP and (len(w) > 1 or w.isdigit())]
+    return [stem(w) for w in words if w not in _STOP and (len(w) > 1 or w.isdigit())]
 
 
 def _fold(word: str) -> str:
@@ -174,7 +174,7 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
