@@ -29,7 +29,7 @@ from pagerag.ingest.errors import ConfigError, PageragError
 from pagerag.ingest.options import IngestOptions
 from pagerag.ingest.pipeline import ingest_paths, remove_documents
 from pagerag.ingest.progress import IngestProgress
-from pagerag.ingest.types import DocumentInfo, IngestReport
+from pagerag.ingest.types import DocumentInfo, IngestReport, WordBox
 from pagerag.pipelines.answer import DEFAULT_MIN_RELEVANCE, Answer, Chat
 from pagerag.pipelines.llm import DEFAULT_LLM, LLM, build_llm
 from pagerag.retriever.types import MAX_K, MODES, Hit, Mode, SearchFilter
@@ -37,8 +37,6 @@ from pagerag.retriever.types import MAX_K, MODES, Hit, Mode, SearchFilter
 if TYPE_CHECKING:
     from pagerag.retriever.index import PageIndex
     from pagerag.retriever.langchain import PageRetriever
-
-FILTER_KEYS = ("source", "doc", "doc_id", "page", "labels", "lang", "ocr", "title", "page_count")
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +289,16 @@ class PageRAG:
             height=p.height,
         )
 
+    def words(self, doc_id: str, page: int) -> list[WordBox]:
+        """The words of a page with their boxes in page-image pixels (for drawing evidence on the image).
+
+        Raises:
+            NotFound: no such document, or no such page in it.
+        """
+        self.page(doc_id, page)
+        with Catalog.open(self.index_dir) as catalog:
+            return catalog.words(doc_id, page)
+
     # ------------------------------------------------------------ search and answers
 
     def search(
@@ -454,8 +462,6 @@ def to_filter(filters: SearchFilter | Mapping[str, Any] | None) -> SearchFilter 
 
     items: list[str] = []
     for key, value in filters.items():
-        if key not in FILTER_KEYS:
-            raise ConfigError(f"unknown filter field {key!r}: use {', '.join(FILTER_KEYS)}")
         for one in value if isinstance(value, list | tuple) else [value]:
             if not isinstance(one, str | int) or isinstance(one, bool):
                 raise ConfigError(f"filter {key!r}: give a string or a number, not {one!r}")

@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException
 
 from pagerag.ingest.errors import ConfigError, DocumentError, IndexClosed, PageragError
 from pagerag.pipelines.core import AnswerStream, NotFound, PageRAG
+from pagerag.pipelines.evidence import evidence_boxes
 from pagerag.pipelines.serve.jobs import Job, Jobs
 from pagerag.pipelines.shapes import answer_json, document_json, hit_json, thumbnail_of
 from pagerag.retriever.types import MAX_K, Hit
@@ -255,6 +256,22 @@ def create_app(rag: PageRAG, settings: Settings = Settings()) -> FastAPI:
             "thumbnail": thumbnail,
         }
 
+    @app.get("/v1/pages/{doc_id}/{page}/evidence", tags=["pages"], dependencies=[auth])
+    def page_evidence(doc_id: str, page: int, question: str = "", answer: str = "") -> dict[str, Any]:
+        """Boxes (page-image pixels) over the words of the page that the question or the answer contain."""
+        view = rag.page(_doc_id(doc_id), page)
+        boxes = evidence_boxes(rag.words(view.doc_id, page), question=question[:2000], answer=answer[:5000])
+        width, height = _image_size(view.image_path)
+        return {
+            "doc_id": view.doc_id,
+            "page": page,
+            "width": width,
+            "height": height,
+            "boxes": [
+                {"text": b.text, "x0": b.x0, "y0": b.y0, "x1": b.x1, "y1": b.y1, "ocr": b.ocr} for b in boxes
+            ],
+        }
+
     @app.get("/v1/pages/{doc_id}/{page}/image", tags=["pages"], dependencies=[auth])
     def page_image(doc_id: str, page: int) -> FileResponse:
         """The rendered page (JPEG)."""
@@ -385,6 +402,15 @@ def _doc_id(value: str) -> str:
 def _inside(path: Path, roots: list[Path]) -> bool:
     real = path.resolve()
     return any(real.is_relative_to(root.resolve()) for root in roots)
+
+
+def _image_size(path: Path | None) -> tuple[int, int]:
+    if path is None:
+        return 0, 0
+    from PIL import Image
+
+    with Image.open(path) as image:  # reads the header only
+        return image.size
 
 
 def _image(rag: PageRAG, index_dir: Path, doc_id: str, page: int, *, thumbnail: bool) -> FileResponse:

@@ -140,6 +140,19 @@ def test_ask_json_and_stream(client: httpx.Client) -> None:
     _error(client.post("/v1/ask", json={"question": ""}), 422)
 
 
+def test_evidence_boxes_mark_the_answer_on_the_cited_page(client: httpx.Client) -> None:
+    answer = client.post("/v1/ask", json={"question": DEMO_QUESTION}).json()
+    cited = answer["citations"][0]
+    evidence = client.get(
+        f"/v1/pages/{cited['doc_id']}/{cited['page']}/evidence",
+        params={"question": DEMO_QUESTION, "answer": answer["answer"]},
+    ).json()
+    width, height, boxes = evidence["width"], evidence["height"], evidence["boxes"]
+    assert width > 0 and height > 0 and any("4.2" in b["text"] for b in boxes)
+    assert all(0 <= b["x0"] < b["x1"] <= width and 0 <= b["y0"] < b["y1"] <= height for b in boxes)
+    _error(client.get(f"/v1/pages/{cited['doc_id']}/99/evidence", params={"question": "q"}), 404)
+
+
 def test_a_client_that_disconnects_mid_stream_leaves_the_server_serving(client: httpx.Client) -> None:
     with client.stream("POST", "/v1/ask", json={"question": DEMO_QUESTION, "stream": True}) as response:
         next(response.iter_lines())
