@@ -48,6 +48,18 @@ def add_qdrant_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_filter_option(parser: argparse.ArgumentParser) -> None:
+    """``--filter KEY=VALUE`` (repeatable), shared by the commands that search."""
+    parser.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="restrict the search: source=PATH or source=GLOB, doc=HASH, page=N or page=N-M, labels=N (the "
+        "number printed on the page), lang=CODE, ocr=0|1, title=TEXT, page_count=N; repeatable",
+    )
+
+
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """``--dense/--multi/--sparse MODEL``: the models of a new index (see ``pagerag models``)."""
     for role in ("dense", "multi", "sparse"):
@@ -108,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pagerag",
         description="Search and ask questions over folders of PDFs, slide decks and office documents.",
     )
+    parser.add_argument("--version", action="version", version=f"pagerag {_version()}")
+    parser.add_argument("--verbose", action="store_true", help="debug logs on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"pagerag.pipelines.commands.{name}")
@@ -122,6 +136,23 @@ def quiet_third_party() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: stop like Ctrl-C does, with its own word and status."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pagerag")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     quiet_third_party()
     parser = build_parser()
@@ -129,8 +160,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if getattr(args, "index", "missing") is None:
         args.index = default_index()
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         code: int = args.func(args)
     except PageragError as exc:
@@ -139,6 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pagerag: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("pagerag: terminated", file=sys.stderr)
+        return 143
+    except BrokenPipeError:
+        # The reader went away (`pagerag models --json | head`): end quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return code
 
 

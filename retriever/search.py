@@ -137,11 +137,19 @@ def to_where(flt: SearchFilter | None, sources: Callable[[], list[str]]) -> Wher
     return Where(tuple(conds))
 
 
+FILTER_FIELDS = ("source", "doc", "doc_id", "page", "labels", "lang", "ocr", "title", "page_count")
+"""What a search can be restricted by (``--filter key=value``, the API's ``filters``)."""
+
+
 def parse_filters(items: list[str]) -> SearchFilter:
     """``key=value`` strings (the CLI's ``--filter``) to a :class:`SearchFilter`.
 
     ``source=`` with ``*?[`` is a glob, otherwise an exact path; ``doc=``/``doc_id=`` a
-    document hash; ``page=N`` or ``page=N-M`` a page range; any other key a payload field.
+    document hash; ``page=N`` or ``page=N-M`` a page range; the other :data:`FILTER_FIELDS`
+    (``labels``, ``lang``, ``ocr``, ``title``, ``page_count``) a payload field.
+
+    Raises:
+        ConfigError: a malformed item, an unknown field or an empty page range.
 
     Example:
         >>> parse_filters(["source=reports/*.pdf", "page=2-5"]).page_max
@@ -158,6 +166,8 @@ def parse_filters(items: list[str]) -> SearchFilter:
         key = key.strip()
         if not sep or not key:
             raise ConfigError(f"filter {item!r}: expected key=value")
+        if key not in FILTER_FIELDS:
+            raise ConfigError(f"unknown filter field {key!r}: use {', '.join(FILTER_FIELDS)}")
         if key == "source":
             if any(ch in value for ch in "*?["):
                 if glob is not None:
@@ -174,6 +184,8 @@ def parse_filters(items: list[str]) -> SearchFilter:
                 pmax = (int(hi) if hi.strip() else None) if dash else pmin
             except ValueError:
                 raise ConfigError(f"filter {item!r}: page=N or page=N-M") from None
+            if pmin is not None and pmax is not None and pmin > pmax:
+                raise ConfigError(f"filter {item!r}: the range is empty ({pmin} > {pmax})")
         else:
             fields.append((key, value))
     return SearchFilter(tuple(sources), glob, tuple(docs), pmin, pmax, tuple(fields))

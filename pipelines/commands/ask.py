@@ -22,6 +22,7 @@ from pagerag.ingest.errors import ConfigError, PageragError
 from pagerag.pipelines.answer import DEFAULT_MIN_RELEVANCE, Answer
 from pagerag.pipelines.cli import (
     MAX_K,
+    add_filter_option,
     add_index_option,
     add_qdrant_option,
     qdrant_api_key,
@@ -33,12 +34,13 @@ from pagerag.pipelines.serve.client import RemoteRAG
 from pagerag.pipelines.shapes import answer_json
 from pagerag.retriever.types import SearchFilter
 
-_FILTER_KEYS = "source=PATH or GLOB, doc=HASH, page=N or N-M, or any payload field"
-
 
 def register(sub: Any) -> None:
     ask_parser: argparse.ArgumentParser = sub.add_parser(
-        "ask", help="answer a question from the indexed pages, citing them"
+        "ask",
+        help="answer a question from the indexed pages, citing them",
+        description="Answer a question from the best pages of the index: the answer streams in, then the "
+        "pages it cites (source, page, score, image). --json prints one object.",
     )
     ask_parser.add_argument("question", help="the question")
     _add_options(ask_parser)
@@ -46,7 +48,10 @@ def register(sub: Any) -> None:
     ask_parser.add_argument("--no-stream", action="store_true", help="print the answer when complete")
     ask_parser.set_defaults(func=run)
     chat_parser: argparse.ArgumentParser = sub.add_parser(
-        "chat", help="a conversation: follow-up questions use the history"
+        "chat",
+        help="a conversation: follow-up questions use the history",
+        description='Ask questions one after another; a follow-up ("and in 2022?") is understood with the '
+        "earlier ones. Ctrl-D ends the chat.",
     )
     _add_options(chat_parser)
     chat_parser.set_defaults(func=run_chat)
@@ -69,13 +74,7 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-k", type=int, default=5, help="pages given to the LLM (default 5)")
     add_qdrant_option(parser)
     add_llm_options(parser)
-    parser.add_argument(
-        "--filter",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=f"restrict the search ({_FILTER_KEYS}); repeatable",
-    )
+    add_filter_option(parser)
     parser.add_argument(
         "--min-relevance",
         type=float,
@@ -87,6 +86,9 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.question.strip():
+        print("pagerag ask: error: the question is empty", file=sys.stderr)
+        return 2
     return _session(args, "ask", lambda chat: _ask_once(args, chat))
 
 

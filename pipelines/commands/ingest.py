@@ -48,7 +48,12 @@ def register(sub: Any) -> None:
         help="OCR languages to choose from per page, e.g. eng+deu (default: installed of "
         "eng+deu+fra+spa+nld+chi_sim+kor+fas); 'none' turns OCR off",
     )
-    parser.add_argument("--renderer", choices=("pymupdf", "poppler"), default="pymupdf")
+    parser.add_argument(
+        "--renderer",
+        choices=("pymupdf", "poppler"),
+        default="pymupdf",
+        help="PDF page renderer (default pymupdf; poppler needs pdf2image and poppler-utils)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="render/OCR processes (default 2)")
     parser.add_argument("--password", default=None, help="password for encrypted PDFs")
     add_qdrant_option(parser)

@@ -12,15 +12,25 @@ from pagerag.ingest.catalog import Catalog
 from pagerag.ingest.errors import ConfigError
 from pagerag.pipelines.cli import add_index_option, add_qdrant_option, qdrant_api_key, qdrant_url, server_for
 from pagerag.pipelines.core import matching
+from pagerag.pipelines.shapes import document_json
 
 
 def register(sub: Any) -> None:
-    lister: argparse.ArgumentParser = sub.add_parser("list", help="list the documents in the index")
+    lister: argparse.ArgumentParser = sub.add_parser(
+        "list",
+        help="list the documents in the index",
+        description="The documents of the index: pages, indexed at, document id and source path.",
+    )
     add_index_option(lister)
     lister.add_argument("--json", action="store_true", help="print one JSON array")
     lister.set_defaults(func=run_list)
 
-    remover: argparse.ArgumentParser = sub.add_parser("remove", help="remove a document from the index")
+    remover: argparse.ArgumentParser = sub.add_parser(
+        "remove",
+        help="remove a document from the index",
+        description="Remove documents by source path, file path, folder or document id (8+ characters); "
+        "their pages leave search at once.",
+    )
     remover.add_argument(
         "path",
         metavar="PATH",
@@ -33,16 +43,12 @@ def register(sub: Any) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     if not (Path(args.index) / "catalog.sqlite").exists():
-        print("[]" if args.json else f"no index at {args.index}")
-        return 0
+        print(f"pagerag list: error: no index at {args.index}", file=sys.stderr)
+        return 1
     with Catalog.open(args.index) as catalog:
         docs = catalog.documents()
     if args.json:
-        rows = [
-            {"source": d.source, "pages": d.pages, "doc_id": d.doc_id, "indexed_at": d.indexed_at}
-            for d in docs
-        ]
-        print(json.dumps(rows, ensure_ascii=False))
+        print(json.dumps([document_json(d) for d in docs], ensure_ascii=False))
         return 0
     for d in docs:
         print(f"{d.pages:5d}  {d.indexed_at}  {d.doc_id[:12]}  {d.source}")

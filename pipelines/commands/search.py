@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from pagerag.ingest.errors import ConfigError
-from pagerag.pipelines.cli import add_index_option, add_qdrant_option, qdrant_api_key, qdrant_url, server_for
+from pagerag.pipelines.cli import (
+    add_filter_option,
+    add_index_option,
+    add_qdrant_option,
+    qdrant_api_key,
+    qdrant_url,
+    server_for,
+)
 from pagerag.pipelines.core import PageRAG, check_search
 from pagerag.pipelines.serve.client import RemoteRAG
 from pagerag.retriever.index import read_meta
@@ -35,13 +42,7 @@ def register(sub: Any) -> None:
     parser.add_argument("-k", type=int, default=10, help="pages to return (default 10)")
     parser.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval mode (default hybrid)")
     parser.add_argument("--prefetch", type=int, default=None, help="candidates per first stage (default 50)")
-    parser.add_argument(
-        "--filter",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="source=PATH or source=GLOB, doc=HASH, page=N or page=N-M, or any payload field (repeatable)",
-    )
+    add_filter_option(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
         "--queries", type=Path, help="JSON lines with id and query: one result line per query"

@@ -47,9 +47,9 @@ class DirLock:
                 ) from None
             raise IndexLocked(
                 f"{directory} is in use by another process (pid {holder}): an embedded index is opened by "
-                f"one process at a time. To share it, run `pagerag serve --index {directory.parent}` once: the other "
-                "pagerag commands, notebooks and agents then go through it (or keep the vectors in a "
-                "Qdrant server with --qdrant-url)."
+                f"one process at a time. To share it, run `pagerag serve --index {directory.parent}` once: "
+                "the other pagerag commands, notebooks and agents then go through it (or keep the vectors "
+                "in a Qdrant server with --qdrant-url)."
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
