@@ -12,7 +12,7 @@ DEMO_QUESTION ?= What was the total revenue in 2023 according to the chart in th
 
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa \
 	tesseract-ocr-chi-sim tesseract-ocr-kor tesseract-ocr-fas tesseract-ocr-nld \
-	libreoffice-impress libreoffice-writer poppler-utils
+	libreoffice-impress libreoffice-writer poppler-utils chromium
 
 .PHONY: setup system venv dev demo test lint eval bench clean
 
@@ -24,6 +24,7 @@ system:
 	command -v tesseract >/dev/null || missing="$$missing tesseract"; \
 	command -v soffice >/dev/null || missing="$$missing libreoffice"; \
 	command -v pdftoppm >/dev/null || missing="$$missing poppler"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	for l in eng deu fra spa chi_sim kor fas nld; do \
 	  [ -n "$$(tesseract --list-langs 2>/dev/null | grep -x $$l)" ] || missing="$$missing tesseract-$$l"; \
 	done; \
@@ -57,6 +58,9 @@ dev:
 demo: setup
 	$(VENV)/bin/pagerag ingest sample_docs --index $(DEMO_INDEX)
 	$(VENV)/bin/pagerag ask "$(DEMO_QUESTION)" --index $(DEMO_INDEX)
+	@echo
+	@echo "See the answer with its page and the evidence marked on it in your browser:"
+	@echo "  $(VENV)/bin/pagerag serve --index $(DEMO_INDEX)    then open http://127.0.0.1:8000"
 
 test: setup
 	$(PY) -m pytest -q
