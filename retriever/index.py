@@ -189,6 +189,7 @@ class PageIndex:
         shared_key: tuple[str, ...] = (),
     ) -> None:
         self.index_dir = index_dir
+        self.images = index_dir.absolute() / "images"  # page images (written by ingestion) live here
         self._store: Store | None = store
         self.embedder = embedder
         self.spec = embedder.spec
@@ -417,7 +418,7 @@ class PageIndex:
         todo = [p for p in plans if p is not None]
         results = iter(self.store.query(todo))
         raw = [next(results) if p is not None else [] for p in plans]
-        hits = [[to_hit(s) for s in r] for r in raw]
+        hits = [[to_hit(s, self.images) for s in r] for r in raw]
         if mode == "hybrid" and recipe.page_refs:
             self._named_pages_first(queries, plans, raw, hits, k)
         return hits
@@ -470,7 +471,7 @@ class PageIndex:
             return
         named: dict[int, list[Hit]] = {}
         for i, found_named in zip(owner, self.store.query(extra), strict=True):
-            named.setdefault(i, []).extend(to_hit(s) for s in found_named)
+            named.setdefault(i, []).extend(to_hit(s, self.images) for s in found_named)
         for i, first in named.items():
             seen: set[tuple[str, int]] = set()
             ordered: list[Hit] = []

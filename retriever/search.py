@@ -20,6 +20,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pagerag.ingest.errors import ConfigError
 from pagerag.retriever.recipe import DEFAULT_RECIPE, HybridRecipe
@@ -191,16 +192,30 @@ def parse_filters(items: list[str]) -> SearchFilter:
     return SearchFilter(tuple(sources), glob, tuple(docs), pmin, pmax, tuple(fields))
 
 
-def to_hit(point: Scored) -> Hit:
+def to_hit(point: Scored, images: Path | None = None) -> Hit:
+    """A scored point as a :class:`Hit`; its image is found under ``images`` (the index's image folder)."""
     p = point.payload
-    image = str(p.get("image_path") or "")
     return Hit(
         source=str(p.get("source", "")),
         page=int(p.get("page", 0)),
         score=point.score,
         text=str(p.get("text", "")),
-        image_path=Path(image) if image else None,
+        image_path=_image(p, images),
         doc_id=str(p.get("doc_id", "")),
         title=str(p.get("title", "")),
         labels=tuple(int(x) for x in p.get("labels") or ()),
     )
+
+
+def _image(payload: dict[str, Any], images: Path | None) -> Path | None:
+    """The page image: its name under ``images``; an index written before names were stored kept a path."""
+    name = str(payload.get("image") or "")
+    if name:
+        return images / name[:2] / name if images is not None else Path(name)
+    old = str(payload.get("image_path") or "")
+    if not old:
+        return None
+    path = Path(old)
+    if images is not None and not path.exists():  # the index moved since: find the image in its new place
+        return images / path.parent.name / path.name
+    return path

@@ -151,3 +151,29 @@ def test_the_two_calls_and_a_closed_handle(index: Path, tmp_path: Path) -> None:
     with pytest.raises(IndexClosed):
         rag.search("otters")
     assert "closed" in repr(rag)
+
+
+def test_a_moved_index_keeps_working(index: Path, tmp_path: Path) -> None:
+    moved = tmp_path / "elsewhere" / "moved-index"
+    moved.parent.mkdir()
+    shutil.move(index, moved)
+    with PageRAG.open(moved) as rag:
+        hits = rag.search("total revenue 2023", k=3)
+        answer = rag.ask(QUESTION)
+        page = rag.page(hits[0].doc_id, hits[0].page)
+    for path in [h.image_path for h in hits] + [answer.citations[0].image_path, page.image_path]:
+        assert path is not None and path.exists() and moved in path.parents
+
+
+def test_hits_of_an_index_written_with_image_paths_find_them_after_a_move(tmp_path: Path) -> None:
+    from pagerag.retriever.search import to_hit
+    from pagerag.retriever.store.base import Scored
+
+    images = tmp_path / "new" / "images"
+    (images / "ab").mkdir(parents=True)
+    (images / "ab" / "abcd.jpg").write_bytes(b"jpeg")
+    old = {"source": "a.pdf", "page": 1, "image_path": "/gone/index/images/ab/abcd.jpg"}
+    assert to_hit(Scored("x", 1.0, old), images).image_path == images / "ab" / "abcd.jpg"
+    assert to_hit(
+        Scored("x", 1.0, {"source": "a.pdf", "page": 1, "image": "abcd.jpg"}), images
+    ).image_path == (images / "ab" / "abcd.jpg")

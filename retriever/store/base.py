@@ -57,7 +57,8 @@ def page_payload(page: Page, *, state: str, indexed_at: str) -> dict[str, Any]:
         "title": page.title,
         "text": page.text,
         "ocr": int(page.ocr_used),
-        "image_path": str(page.image_path) if page.image_path else "",
+        # The image's key (its file name in the index's image store), never a path: an index can move.
+        "image": page.image_path.name if page.image_path else "",
         "lang": page.lang,
         "labels": list(page.labels),
         "indexed_at": indexed_at,
