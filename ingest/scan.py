@@ -228,12 +228,27 @@ def _identity(path: Path) -> tuple[int, int]:
     return (st.st_dev, st.st_ino)
 
 
+def _common_folder(paths: Sequence[Path]) -> Path:
+    """The deepest folder holding all of ``paths`` (for a file: its folder)."""
+    folders = [p if p.is_dir() else p.parent for p in paths]
+    return Path(os.path.commonpath(folders))
+
+
+def _prefix(folder: Path, base: Path | None) -> str:
+    """The source prefix of a root ``folder``: its path below ``base`` (``""`` for one root)."""
+    if base is None or folder == base:
+        return ""
+    return display(folder.relative_to(base)) + "/"
+
+
 def scan_paths(paths: Sequence[Path], *, exclude: Iterable[Path] = ()) -> ScanResult:
     """Walk ``paths`` (files or directories) and sort what is found into ingestible and not.
 
     A directory's files get sources relative to it; a file given directly is its own
-    root (its source is its name). ``exclude`` names directories never to enter (the
-    index directory).
+    root (its source is its name). With several paths, sources are relative to the
+    folder that holds them all (``colA/report.pdf``, ``colB/report.pdf``), so two files
+    of the same name never share a source. ``exclude`` names directories never to enter
+    (the index directory).
 
     Example:
         >>> result = scan_paths([Path("sample_docs")])  # doctest: +SKIP
@@ -242,8 +257,9 @@ def scan_paths(paths: Sequence[Path], *, exclude: Iterable[Path] = ()) -> ScanRe
     """
     walker = _Walker(exclude)
     roots: list[Path] = []
-    for given in paths:
-        path = Path(os.path.abspath(given))
+    absolute = [Path(os.path.abspath(given)) for given in paths]
+    base = _common_folder(absolute) if len(absolute) > 1 else None
+    for path in absolute:
         roots.append(path)
         try:
             st = os.stat(path)
@@ -252,7 +268,7 @@ def scan_paths(paths: Sequence[Path], *, exclude: Iterable[Path] = ()) -> ScanRe
             walker.failed.append(FileProblem(display(path), reason))
             continue
         if stat.S_ISDIR(st.st_mode):
-            walker.walk(path, path, "")
+            walker.walk(path, path, _prefix(path, base))
         else:
-            walker.add_file(path, display(path.name), st)
+            walker.add_file(path, _prefix(path.parent, base) + display(path.name), st)
     return ScanResult(tuple(walker.files), tuple(walker.skipped), tuple(walker.failed), tuple(roots))

@@ -223,16 +223,13 @@ class PageRAG:
             The ids of the removed documents.
 
         Raises:
-            ConfigError: a name matches no document.
+            ConfigError: a name matches no document, or several when it is not a folder (nothing is removed).
         """
         index = self.index
         with self._ingest_lock, Catalog.open(self.index_dir) as catalog:
             doc_ids: list[str] = []
             for name in names:
-                found = matching(catalog, name)
-                if not found:
-                    raise ConfigError(f"{name} is not in the index {self.index_dir}")
-                doc_ids += [d for d in found if d not in doc_ids]
+                doc_ids += [d for d in named(catalog, name) if d not in doc_ids]
             remove_documents(doc_ids, catalog=catalog, sink=index)
             index.flush()
         return doc_ids
@@ -482,6 +479,26 @@ def matching(catalog: Catalog, given: str) -> list[str]:
         ):
             found.append(doc_id)
     return sorted(found)
+
+
+def named(catalog: Catalog, name: str) -> list[str]:
+    """The documents ``name`` stands for (:func:`matching`); a name that is not a folder must name one.
+
+    Raises:
+        ConfigError: no document, or several for a name that is not a folder (listing them).
+    """
+    found = matching(catalog, name)
+    sources = {doc_id: source for doc_id, (_path, source) in catalog.locations().items()}
+    if not found:
+        alike = sorted(s for s in sources.values() if Path(s).name == Path(name).name)
+        hint = f"; documents of that name: {', '.join(alike)}" if alike else ""
+        raise ConfigError(f"{name} is not in the index {catalog.index_dir}{hint}")
+    if len(found) > 1 and not Path(name).is_dir():
+        listed = ", ".join(sorted(sources[d] for d in found))
+        raise ConfigError(
+            f"{name} names {len(found)} documents ({listed}): give one source as `pagerag list` shows it"
+        )
+    return found
 
 
 def _existing(path: Path | None) -> Path | None:

@@ -147,6 +147,15 @@ def _finish(args: argparse.Namespace, report: IngestReport) -> int:
         print(json.dumps(report_json(report), ensure_ascii=False))
     else:
         print_summary(report, quiet=args.quiet)
+    found = report.indexed or report.unchanged or report.renamed or report.removed or report.failed
+    if not found:
+        shown = ", ".join(display(p) for p in args.paths)
+        print(
+            f"pagerag ingest: warning: no document pagerag reads in {shown} (PDF, slide decks, office files, "
+            "images, text)",
+            file=sys.stderr,
+        )
+        return 1 if report.skipped else 0  # a file named explicitly that pagerag cannot read is a failure
     return 1 if report.failed else 0
 
 
@@ -168,6 +177,10 @@ def _usage_problem(args: argparse.Namespace) -> str:
     missing = [display(p) for p in args.paths if not os.path.lexists(p)]
     if missing:
         return f"no such file or directory: {', '.join(missing)}"
+    index = Path(os.path.abspath(args.index))
+    inside = [display(p) for p in args.paths if Path(os.path.abspath(p)) == index]
+    if inside:
+        return f"{inside[0]} is the index directory itself: give another --index (e.g. {inside[0]}/.pagerag)"
     if not 36 <= args.dpi <= 600:
         return f"--dpi must be between 36 and 600, not {args.dpi}"
     if args.workers < 0:

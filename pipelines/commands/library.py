@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from pagerag.ingest.catalog import Catalog
-from pagerag.ingest.errors import ConfigError
 from pagerag.pipelines.cli import add_index_option, add_qdrant_option, qdrant_api_key, qdrant_url, server_for
-from pagerag.pipelines.core import matching
+from pagerag.pipelines.core import named
 from pagerag.pipelines.shapes import document_json
 
 
@@ -63,9 +62,7 @@ def run_remove(args: argparse.Namespace) -> int:
     remote = server_for(args)
     if remote is not None:
         with remote, Catalog.open(args.index) as catalog:
-            doc_ids = matching(catalog, args.path)
-            if not doc_ids:
-                raise ConfigError(f"{args.path} is not in the index {args.index}")
+            doc_ids = named(catalog, args.path)
             removed = [d for doc_id in doc_ids for d in remote.remove(doc_id)]
     else:
         from pagerag.pipelines.core import PageRAG

@@ -1,0 +1,135 @@
+"""The command line as a new user meets it: sources that tell files apart, clear words, usage exits 2."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from pagerag.pipelines import cli
+
+
+def _pdf(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), text)
+    doc.save(path)
+    return path
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pagerag.pipelines", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def test_same_name_in_two_folders_gets_two_sources_and_remove_asks_which(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _pdf(tmp_path / "colA" / "report.pdf", "Alpha report: the turbine ran 400 hours.")
+    _pdf(tmp_path / "colB" / "report.pdf", "Beta report: the pump ran 90 hours.")
+    index = str(tmp_path / "index")
+    assert (
+        cli.main(["ingest", str(tmp_path / "colA"), str(tmp_path / "colB"), "--index", index, "--quiet"]) == 0
+    )
+    capsys.readouterr()
+    assert cli.main(["list", "--index", index]) == 0
+    listed = capsys.readouterr().out
+    assert "colA/report.pdf" in listed and "colB/report.pdf" in listed
+    assert (
+        cli.main(["search", "pump hours", "--index", index, "-k", "1", "--filter", "source=colB/report.pdf"])
+        == 0
+    )
+    assert "colB/report.pdf" in capsys.readouterr().out
+    assert cli.main(["remove", "report.pdf", "--index", index]) == 1
+    err = capsys.readouterr().err
+    assert "documents of that name: colA/report.pdf, colB/report.pdf" in err
+    assert cli.main(["remove", "colA/report.pdf", "--index", index]) == 0
+    capsys.readouterr()
+    assert cli.main(["list", "--index", index]) == 0
+    assert "colA/report.pdf" not in capsys.readouterr().out
+
+
+def test_nothing_to_ingest_is_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.xyz").write_text("hello")
+    index = str(tmp_path / "index")
+    assert cli.main(["ingest", str(tmp_path / "empty"), "--index", index]) == 0
+    assert "no document pagerag reads in" in capsys.readouterr().err
+    assert cli.main(["ingest", str(tmp_path / "notes.xyz"), "--index", index]) == 1
+    out, err = capsys.readouterr()
+    assert "unsupported file type (.xyz)" in out and "no document pagerag reads" in err
+    docs = tmp_path / "docs"
+    _pdf(docs / "a.pdf", "text")
+    assert cli.main(["ingest", str(docs), "--index", str(docs)]) == 2
+    assert "is the index directory itself" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["ask", "  "], "the question is empty"),
+        (["search", ""], "the query is empty"),
+        (["search", "q", "-k", "0"], "k must be between 1 and 100"),
+        (["ask", "q", "-k", "0"], "-k must be between 1 and 100"),
+        (["search", "q", "--filter", "page=5-2"], "the range is empty"),
+        (["search", "q", "--filter", "colour=red"], "unknown filter field 'colour': use source, doc"),
+        (["ask", "q", "--filter", "page"], "expected key=value"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(
+    argv: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main([*argv, "--index", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_list_of_a_missing_index_fails_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["list", "--index", str(tmp_path / "missing")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "no index at" in err
+
+
+def test_version_help_and_a_closed_pipe() -> None:
+    version = _run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("pagerag ")
+    helps = _run("--help").stdout
+    for command in ("ingest", "list", "remove", "search", "ask", "chat", "serve", "mcp", "eval", "models"):
+        assert command in helps
+        assert _run(command, "--help").stdout.count("\n") > 3
+    piped = subprocess.run(
+        f"{sys.executable} -m pagerag.pipelines models --json | head -c 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert piped.stdout == "[" and "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr
+
+
+def test_sigterm_says_terminated(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(Path(__file__).parents[1] / "sample_docs", docs)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pagerag.pipelines", "ingest", str(docs), "--index", str(tmp_path / "index")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)  # imports done, models loading or pages being read
+    child.send_signal(signal.SIGTERM)
+    _out, err = child.communicate(timeout=120)
+    assert child.returncode == 143, err
+    assert err.rstrip().endswith("pagerag: terminated") and "Traceback" not in err
+    assert "leaked semaphore" not in err
