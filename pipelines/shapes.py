@@ -1,49 +1,18 @@
-"""One JSON shape for what pagerag returns: the CLI's ``--json``, the HTTP API and the MCP tools.
+"""One JSON shape for what pagerag returns: the CLI's ``--json`` and the HTTP API.
 
-A hit is ``{doc_id, source, page, label, score, image, thumbnail, snippet, title}``; ``image``
-and ``thumbnail`` are file paths for the CLI and URLs for the HTTP API (``links``).
+A hit is :func:`pagerag.retriever.shape.hit_json`; an answer, a document and an ingest
+report are here. The schema of all of them: ``docs/schema/pagerag.schema.json``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from pagerag.ingest.types import DocumentInfo, IngestReport
 from pagerag.pipelines.answer import Answer
-from pagerag.retriever.types import Hit
+from pagerag.retriever.shape import Links, file_links, hit_json, thumbnail_of
 
-Links = Callable[[str, int, Path | None], tuple[str | None, str | None]]
-"""``(doc_id, page, image_path) -> (image, thumbnail)`` as the reader should get them."""
-
-
-def file_links(doc_id: str, page: int, image: Path | None) -> tuple[str | None, str | None]:
-    """Paths on this machine (the CLI)."""
-    if image is None:
-        return None, None
-    return str(image), str(thumbnail_of(image))
-
-
-def thumbnail_of(image: Path) -> Path:
-    """The thumbnail saved beside a page image (``key.jpg`` -> ``key.thumb.jpg``)."""
-    return image.with_name(f"{image.stem}.thumb{image.suffix}")
-
-
-def hit_json(hit: Hit, links: Links = file_links, *, snippet: int = 200) -> dict[str, Any]:
-    """One retrieved page."""
-    image, thumbnail = links(hit.doc_id, hit.page, hit.image_path)
-    return {
-        "doc_id": hit.doc_id,
-        "source": hit.source,
-        "page": hit.page,
-        "label": hit.labels[0] if hit.labels else None,
-        "score": hit.score,
-        "image": image,
-        "thumbnail": thumbnail,
-        "snippet": hit.snippet(snippet),
-        "title": hit.title,
-    }
+__all__ = ["answer_json", "document_json", "file_links", "hit_json", "report_json", "thumbnail_of"]
 
 
 def answer_json(answer: Answer, links: Links = file_links) -> dict[str, Any]:

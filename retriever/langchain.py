@@ -18,6 +18,7 @@ from typing import Any
 
 from pagerag.ingest.errors import MissingDependency
 from pagerag.retriever.index import PageIndex
+from pagerag.retriever.shape import hit_json
 from pagerag.retriever.store.base import point_id
 from pagerag.retriever.types import Hit, Mode, SearchFilter
 
@@ -33,19 +34,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 
 def hit_to_document(hit: Hit) -> Document:
-    """A search hit as a LangChain ``Document`` (page text, with where it comes from)."""
-    return Document(
-        id=point_id(hit.doc_id, hit.page),
-        page_content=hit.text,
-        metadata={
-            "source": hit.source,
-            "page": hit.page,
-            "score": hit.score,
-            "image_path": str(hit.image_path) if hit.image_path else None,
-            "doc_id": hit.doc_id,
-            "title": hit.title,
-        },
-    )
+    """A search hit as a LangChain ``Document``: the page text, with the one hit shape as metadata."""
+    return Document(id=point_id(hit.doc_id, hit.page), page_content=hit.text, metadata=hit_json(hit))
 
 
 class PageRetriever(BaseRetriever):

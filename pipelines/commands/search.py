@@ -3,7 +3,8 @@
     pagerag search "revenue by region" [--index DIR] [-k 10] [--mode hybrid] [--filter source=reports/*.pdf]
     pagerag search --queries queries.jsonl --json [--scope doc]
 
-Batch mode prints one line per query: ``{"id": ..., "hits": [{"doc": source, "page": n, "score": s}]}``.
+``--json`` prints ``{"query", "hits"}``; batch mode one line per query, ``{"id", "hits"}``; each hit has
+the one hit shape (:mod:`pagerag.retriever.shape`, ``docs/json.md``).
 With ``--scope doc`` each query searches only the document named by its ``doc`` field.
 """
 
@@ -28,6 +29,7 @@ from pagerag.pipelines.cli import (
 from pagerag.pipelines.core import PageRAG, check_search
 from pagerag.pipelines.serve.client import RemoteRAG
 from pagerag.retriever.index import read_meta
+from pagerag.retriever.shape import hit_json
 from pagerag.retriever.types import MODES, Hit, SearchFilter
 
 
@@ -74,18 +76,6 @@ def _read_queries(path: Path) -> list[dict[str, Any]]:
             raise ConfigError(f"{path}:{n}: each line needs an 'id' and a 'query' string")
         rows.append(row)
     return rows
-
-
-def _hit_json(hit: Hit, *, full: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"doc": hit.source, "page": hit.page, "score": round(hit.score, 6)}
-    if full:
-        out |= {
-            "doc_id": hit.doc_id,
-            "title": hit.title,
-            "image_path": str(hit.image_path) if hit.image_path else None,
-            "snippet": hit.snippet(),
-        }
-    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -160,16 +150,14 @@ def _warn_missing(rows: list[dict[str, Any]], known: set[str]) -> None:
 def _print_batch(args: argparse.Namespace, rows: list[dict[str, Any]], results: list[list[Hit]]) -> None:
     for row, hits in zip(rows, results, strict=True):
         if args.json:
-            print(json.dumps({"id": row["id"], "hits": [_hit_json(h, full=False) for h in hits]}))
+            print(json.dumps({"id": row["id"], "hits": [hit_json(h) for h in hits]}, ensure_ascii=False))
         else:
             _print_hits(str(row["query"]), hits, as_json=False)
 
 
 def _print_hits(query: str, hits: list[Hit], *, as_json: bool) -> None:
     if as_json:
-        print(
-            json.dumps({"query": query, "hits": [_hit_json(h, full=True) for h in hits]}, ensure_ascii=False)
-        )
+        print(json.dumps({"query": query, "hits": [hit_json(h) for h in hits]}, ensure_ascii=False))
         return
     if not hits:
         print(f"no pages found for {query!r}")

@@ -24,11 +24,11 @@ def test_invoke_returns_documents_with_page_metadata(filled: PageIndex) -> None:
     assert len(docs) == 2 and all(isinstance(d, Document) for d in docs)
     top = docs[0]
     assert top.page_content == "carbon emissions fell by ten percent"
-    assert {k: top.metadata[k] for k in ("source", "page", "doc_id", "image_path")} == {
+    assert {k: top.metadata[k] for k in ("source", "page", "doc_id", "image")} == {
         "source": "reports/sustainability.pdf",
         "page": 1,
         "doc_id": "doc-b",
-        "image_path": None,
+        "image": None,
     }
     assert top.metadata["score"] >= docs[1].metadata["score"]
 

@@ -37,8 +37,18 @@ def test_search_json_with_filters(built: Path, capsys: pytest.CaptureFixture[str
     assert main([*args, "--mode", "fusion"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["query"] == "budget revenue"
-    assert {h["doc"] for h in res["hits"]} == {"slides/kickoff.pptx"}
-    assert {"doc", "page", "score", "doc_id", "snippet", "image_path", "title"} <= set(res["hits"][0])
+    assert {h["source"] for h in res["hits"]} == {"slides/kickoff.pptx"}
+    assert set(res["hits"][0]) == {
+        "doc_id",
+        "source",
+        "page",
+        "label",
+        "score",
+        "image",
+        "thumbnail",
+        "snippet",
+        "title",
+    }
 
 
 def test_batch_queries_with_doc_scope(
@@ -60,12 +70,9 @@ def test_batch_queries_with_doc_scope(
     captured = capsys.readouterr()
     rows = [json.loads(x) for x in captured.out.splitlines()]
     assert [r["id"] for r in rows] == ["q1", "q2", "q3"]
-    assert rows[0]["hits"][0] == {
-        "doc": "reports/annual_2023.pdf",
-        "page": 2,
-        "score": rows[0]["hits"][0]["score"],
-    }
-    assert {h["doc"] for h in rows[1]["hits"]} == {"slides/kickoff.pptx"} and len(rows[1]["hits"]) == 3
+    top = rows[0]["hits"][0]
+    assert (top["source"], top["page"], top["doc_id"]) == ("reports/annual_2023.pdf", 2, "doc-a")
+    assert {h["source"] for h in rows[1]["hits"]} == {"slides/kickoff.pptx"} and len(rows[1]["hits"]) == 3
     assert rows[2]["hits"] == []
     assert "not in the index: not/indexed.pdf" in captured.err
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pymupdf
 import pytest
+from schema_check import SCHEMA, conforms
 
 from .conftest import DEMO_QUESTION, Server, pagerag
 
@@ -19,7 +20,7 @@ HIT_FIELDS = {"doc_id", "source", "page", "label", "score", "image", "thumbnail"
 def _error(response: httpx.Response, status: int) -> str:
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    conforms(body, "error")
     message: str = body["error"]["message"]
     assert "\n" not in message and "Traceback" not in message
     return message
@@ -64,6 +65,7 @@ def client(served: Server):  # type: ignore[no-untyped-def]
 def test_health_documents_and_openapi(client: httpx.Client) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     docs = client.get("/v1/documents").json()["documents"]
+    conforms(docs, "documents")
     assert len(docs) == 4 and {"doc_id", "source", "pages", "title", "kind", "indexed_at"} == set(docs[0])
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/v1/search", "/v1/search/batch", "/v1/ask", "/v1/ingest", "/v1/jobs/{job_id}"):
@@ -73,6 +75,7 @@ def test_health_documents_and_openapi(client: httpx.Client) -> None:
 
 def test_search_and_batch_return_the_one_hit_shape(client: httpx.Client) -> None:
     found = client.post("/v1/search", json={"query": "total revenue 2023", "k": 3}).json()
+    conforms(found, "search")
     assert len(found["hits"]) == 3 and all(set(h) == HIT_FIELDS for h in found["hits"])
     top = found["hits"][0]
     assert (top["source"], top["page"]) == ("fjordlys_quarterly_report_q4_2023.pdf", 2)
@@ -81,6 +84,7 @@ def test_search_and_batch_return_the_one_hit_shape(client: httpx.Client) -> None
     batch = client.post(
         "/v1/search/batch", json={"queries": ["revenue 2023", "crane load test"], "k": 2}
     ).json()
+    conforms(batch, "search_batch")
     assert [len(r["hits"]) for r in batch["results"]] == [2, 2]
     assert batch["results"][1]["hits"][0]["source"] == "crane_inspection_memo_scan.pdf"
     only = client.post(
@@ -122,6 +126,7 @@ def test_malformed_json_and_unknown_routes(client: httpx.Client) -> None:
 
 def test_ask_json_and_stream(client: httpx.Client) -> None:
     answer = client.post("/v1/ask", json={"question": DEMO_QUESTION}).json()
+    conforms(answer, "answer")
     assert "4.2" in answer["answer"] and answer["answered"] is True
     cited = answer["citations"][0]
     assert (cited["n"], cited["source"], cited["page"]) == (1, "fjordlys_quarterly_report_q4_2023.pdf", 2)
@@ -129,6 +134,7 @@ def test_ask_json_and_stream(client: httpx.Client) -> None:
         assert response.headers["content-type"].startswith("text/event-stream")
         events = _sse(response)
     kinds = [e for e, _ in events]
+    conforms(events[-1][1], "answer")
     assert kinds[0] == "token" and kinds[-2:] == ["citations", "done"]
     assert "".join(d["text"] for e, d in events if e == "token") == events[-1][1]["answer"]
     assert events[-2][1][0]["page"] == 2
@@ -197,6 +203,7 @@ def test_upload_ingest_search_remove(client: httpx.Client, served: Server, tmp_p
         started = client.post("/v1/ingest", files={"files": ("zebra.pdf", fh, "application/pdf")})
     assert started.status_code == 202
     job = _wait_job(client, started.json()["status"])
+    conforms({k: job[k] for k in SCHEMA["$defs"]["ingest_report"]["required"]}, "ingest_report")
     assert job["state"] == "done" and job["indexed"] == 1 and job["files_done"] == job["files_total"] == 1
     assert job["pages_per_second"] > 0 and job["failed"] == []
     hit = client.post("/v1/search", json={"query": "zebra census", "k": 1}).json()["hits"][0]
