@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -133,3 +134,38 @@ def test_sigterm_says_terminated(tmp_path: Path) -> None:
     assert child.returncode == 143, err
     assert err.rstrip().endswith("pagerag: terminated") and "Traceback" not in err
     assert "leaked semaphore" not in err
+
+
+def test_chat_at_a_terminal_edits_lines_and_ends_on_ctrl_d(sample_index: Path, tmp_path: Path) -> None:
+    import pty
+
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    main, child_end = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pagerag.pipelines", "chat", "--index", str(index), "-k", "1"],
+        stdin=child_end,
+        stdout=child_end,
+        stderr=child_end,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    os.close(child_end)
+    seen = b""
+
+    def read_until(marker: bytes, seconds: float = 120) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + seconds
+        while marker not in seen and time.monotonic() < deadline:
+            seen += os.read(main, 4096)
+
+    read_until(b"> ")
+    os.write(main, b"total revenue 202\x1b[D\x1b[C3\r")  # left arrow, right arrow, then one more digit
+    read_until(b"Sources:")
+    read_until(b"> ")
+    os.write(main, b"\r")  # an empty line does not end the chat
+    os.write(main, b"\x04")  # Ctrl-D does
+    assert child.wait(60) == 0
+    os.close(main)
+    text = seen.decode(errors="replace")
+    assert "^[[D" not in text and "Sources:" in text
+    assert (tmp_path / ".pagerag_history").read_text().strip().endswith("total revenue 2023")

@@ -11,10 +11,11 @@ the key in ``$PAGERAG_LLM_KEY`` or ``$OPENAI_API_KEY``; local models are cached 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -169,15 +170,9 @@ def _ask_once(args: argparse.Namespace, chat: Conversation) -> int:
 
 
 def _converse(chat: Conversation) -> int:
-    interactive = sys.stdin.isatty()
-    if interactive:
-        print("Ask about your documents; an empty line or Ctrl-D ends the chat.")
-    while True:
-        if interactive:
-            print("> ", end="", flush=True)
-        question = sys.stdin.readline().strip()
-        if not question or question.lower() in ("exit", "quit"):
-            return 0
+    for question in _questions():
+        if question.lower() in ("exit", "quit"):
+            break
         try:
             answer = chat.ask(question, on_text=_writer(sys.stdout))
         except PageragError as exc:
@@ -185,6 +180,37 @@ def _converse(chat: Conversation) -> int:
             continue
         print_sources(answer, sys.stdout, sys.stderr)
         print()
+    return 0
+
+
+def _questions() -> Iterator[str]:
+    """The user's questions until Ctrl-D (or the end of piped input); empty lines are skipped.
+
+    At a terminal the line is edited with readline: arrow keys move, the up arrow brings back earlier
+    questions (kept in ``~/.pagerag_history``).
+    """
+    if not sys.stdin.isatty():
+        yield from (line.strip() for line in sys.stdin if line.strip())
+        return
+    import readline
+
+    history = Path.home() / ".pagerag_history"
+    with contextlib.suppress(OSError):
+        readline.read_history_file(history)
+    print("Ask about your documents; Ctrl-D ends the chat.")
+    try:
+        while True:
+            try:
+                question = input("> ").strip()
+            except EOFError:
+                print()
+                return
+            if question:
+                yield question
+    finally:
+        with contextlib.suppress(OSError):
+            readline.set_history_length(1000)
+            readline.write_history_file(history)
 
 
 def print_sources(answer: Answer, out: TextIO, err: TextIO) -> None:

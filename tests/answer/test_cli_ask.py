@@ -131,14 +131,14 @@ def test_llm_errors_exit_1_with_the_reason(index_dir: Path, capsys: pytest.Captu
     assert "model 'missing'" in capsys.readouterr().err
 
 
-def test_chat_reads_questions_until_an_empty_line(
+def test_chat_reads_questions_until_the_end_of_input_skipping_empty_lines(
     index_dir: Path,
     tiny_index: TinyIndex,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(
-        sys, "stdin", io.StringIO("What was the total revenue of Fjordlys in 2023?\nAnd Q4?\n\n")
+        sys, "stdin", io.StringIO("What was the total revenue of Fjordlys in 2023?\n\nAnd Q4?\n\n")
     )
     assert cli.main(["chat", "--index", str(index_dir), "-k", "2"]) == 0
     out = capsys.readouterr().out
