@@ -32,6 +32,7 @@ from pagerag.ingest.errors import ConfigError, DocumentError, IndexClosed, Pager
 from pagerag.pipelines.core import AnswerStream, NotFound, PageRAG
 from pagerag.pipelines.evidence import evidence_boxes
 from pagerag.pipelines.serve.jobs import Job, Jobs
+from pagerag.pipelines.serve.ui import mount_ui
 from pagerag.pipelines.shapes import answer_json, document_json, hit_json, thumbnail_of
 from pagerag.retriever.types import MAX_K, Hit
 
@@ -315,6 +316,7 @@ def create_app(rag: PageRAG, settings: Settings = Settings()) -> FastAPI:
             raise ApiError(404, "not_found", f"no job {job_id!r}")
         return found.as_json()
 
+    mount_ui(app)  # the web page at /
     return app
 
 
