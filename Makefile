@@ -12,7 +12,7 @@ DEMO_QUESTION ?= What was the total revenue in 2023 according to the chart in th
 
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa \
 	tesseract-ocr-chi-sim tesseract-ocr-kor tesseract-ocr-fas tesseract-ocr-nld \
-	libreoffice-impress libreoffice-writer poppler-utils chromium
+	libreoffice-impress libreoffice-writer libreoffice-calc poppler-utils chromium
 
 .PHONY: setup system venv dev demo test lint eval bench clean
 
@@ -23,6 +23,7 @@ system:
 	@missing=""; \
 	command -v tesseract >/dev/null || missing="$$missing tesseract"; \
 	command -v soffice >/dev/null || missing="$$missing libreoffice"; \
+	[ -e /usr/lib/libreoffice/program/libsclo.so ] || missing="$$missing libreoffice-calc"; \
 	command -v pdftoppm >/dev/null || missing="$$missing poppler"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	for l in eng deu fra spa chi_sim kor fas nld; do \

@@ -24,6 +24,19 @@ SLIDE_SUFFIXES = frozenset({".pptx", ".ppt", ".odp", ".key"})
 OFFICE_SUFFIXES = SLIDE_SUFFIXES | {".docx", ".doc", ".odt", ".rtf"}
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+SHEET_SUFFIXES = frozenset({".xlsx", ".xls", ".ods", ".csv"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+EPUB_SUFFIXES = frozenset({".epub"})
+READABLE_SUFFIXES = (
+    PDF_SUFFIXES
+    | OFFICE_SUFFIXES
+    | IMAGE_SUFFIXES
+    | TEXT_SUFFIXES
+    | SHEET_SUFFIXES
+    | HTML_SUFFIXES
+    | EPUB_SUFFIXES
+)
+"""Every suffix pagerag reads (what an upload may be)."""
 
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -37,7 +50,7 @@ class FoundFile:
     Attributes:
         path: absolute path (symbolic links in it kept as given).
         source: path relative to the ingested root, ``/``-separated, printable.
-        kind: ``"pdf"``, ``"office"``, ``"image"`` or ``"text"``.
+        kind: ``"pdf"``, ``"office"``, ``"sheet"``, ``"html"``, ``"epub"``, ``"image"`` or ``"text"``.
         size: bytes.
     """
 
@@ -73,6 +86,12 @@ def kind_of(suffix: str) -> str | None:
         return "image"
     if suffix in TEXT_SUFFIXES:
         return "text"
+    if suffix in SHEET_SUFFIXES:
+        return "sheet"
+    if suffix in HTML_SUFFIXES:
+        return "html"
+    if suffix in EPUB_SUFFIXES:
+        return "epub"
     return None
 
 
@@ -108,10 +127,12 @@ def _matches(kind: str, suffix: str, what: str) -> bool:
     if kind == "image":
         expected = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WebP"}
         return what == f"a {expected.get(suffix, suffix[1:].upper())} image"
-    if kind == "text":
+    if kind in ("text", "html") or suffix == ".csv":
         return what == "text"
-    if suffix in {".pptx", ".docx", ".odp", ".odt", ".key"}:
+    if kind == "epub" or suffix in {".pptx", ".docx", ".odp", ".odt", ".key", ".xlsx", ".ods"}:
         return what == "a ZIP archive"
+    if suffix == ".xls":  # web exports save HTML, XML or tab-separated text as .xls too
+        return what in {"an OLE2 (old Office) file", "text"}
     if suffix in {".ppt", ".doc"}:
         return what in {"an OLE2 (old Office) file", "an RTF document"}
     return what == "an RTF document"

@@ -22,6 +22,8 @@ from pagerag.ingest.errors import DocumentError, UnreadableDocument
 from pagerag.ingest.formats import images as image_format
 from pagerag.ingest.formats import pdf as pdf_format
 from pagerag.ingest.formats import text as text_format
+from pagerag.ingest.formats.epub import epub_to_pdf
+from pagerag.ingest.formats.html import html_to_pdf
 from pagerag.ingest.images_store import ImageStore
 from pagerag.ingest.labels import pdf_page_labels
 from pagerag.ingest.ocr import default_languages, detect_language, ocr
@@ -32,6 +34,7 @@ from pagerag.ingest.types import Page, SourceFile, WordBox
 from pagerag.ingest.words import Box, moved, without_overlap
 
 _OPEN: OrderedDict[tuple[Path, str], Any] = OrderedDict()  # PDFs kept open between tasks, by (path, hash)
+_TITLED = frozenset({"pdf", "html", "epub"})  # kinds whose PDF carries the document's own title
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,8 @@ class Prepared:
     """A document ready to be cut into page tasks.
 
     Attributes:
-        pdf: the PDF to render (the file itself, or LibreOffice's conversion), None for images/text.
+        pdf: the PDF to render: the file itself, or its conversion (LibreOffice for office files and
+            sheets, MuPDF's layout for HTML and EPUB); None for images/text.
         page_count: pages (slides counted with hidden ones, frames, text parts).
         slides: (text, notes) of each slide of a .pptx deck, else empty.
         texts: the parts of a text file, else empty.
@@ -114,10 +118,10 @@ def _prepare(job: DocJob, options: IngestOptions) -> Prepared:
         return Prepared(job, None, len(parts), _first_line(parts[0]), texts=parts)
     pdf = path
     slides: tuple[tuple[str, str], ...] = ()
-    if job.kind == "office":
+    if job.kind != "pdf":
         pdf, slides = _convert(job, options)
     doc = _open(pdf, job.file.doc_id, options.password if job.kind == "pdf" else None)
-    title = pdf_format.pdf_title(doc) if job.kind == "pdf" else ""
+    title = pdf_format.pdf_title(doc) if job.kind in _TITLED else ""
     if not title:
         first_text = slides[0][0] if slides else doc[0].get_text("text")
         title = _first_line(normalize(first_text))
@@ -126,12 +130,20 @@ def _prepare(job: DocJob, options: IngestOptions) -> Prepared:
 
 
 def _convert(job: DocJob, options: IngestOptions) -> tuple[Path, tuple[tuple[str, str], ...]]:
+    """The PDF of a document that is not one, in its scratch folder, and a deck's slide texts."""
     path = job.file.path
+    job.work_dir.mkdir(parents=True, exist_ok=True)
+    if job.kind == "html":
+        return html_to_pdf(path, job.work_dir), ()
+    if job.kind == "epub":
+        return epub_to_pdf(path, job.work_dir), ()
     try:
         from pagerag.ingest.formats.office import convert_to_pdf
+        from pagerag.ingest.formats.sheets import convert_sheet_to_pdf
     except ImportError as exc:
         raise UnreadableDocument(display(path), f"office conversion is not available: {exc}") from exc
-    job.work_dir.mkdir(parents=True, exist_ok=True)
+    if job.kind == "sheet":
+        return convert_sheet_to_pdf(path, job.work_dir, timeout=options.office_timeout), ()
     pdf = convert_to_pdf(path, job.work_dir, timeout=options.office_timeout)
     slides: tuple[tuple[str, str], ...] = ()
     if path.suffix.lower() == ".pptx":

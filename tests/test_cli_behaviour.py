@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pymupdf
@@ -152,18 +153,18 @@ def test_chat_at_a_terminal_edits_lines_and_ends_on_ctrl_d(sample_index: Path, t
     os.close(child_end)
     seen = b""
 
-    def read_until(marker: bytes, seconds: float = 120) -> None:
+    def read_until(done: Callable[[bytes], bool], seconds: float = 120) -> None:
         nonlocal seen
         deadline = time.monotonic() + seconds
-        while marker not in seen and time.monotonic() < deadline:
+        while not done(seen) and time.monotonic() < deadline:
             seen += os.read(main, 4096)
 
-    read_until(b"> ")
+    read_until(lambda out: out.count(b"> ") >= 1)
     os.write(main, b"total revenue 202\x1b[D\x1b[C3\r")  # left arrow, right arrow, then one more digit
-    read_until(b"Sources:")
-    read_until(b"> ")
-    os.write(main, b"\r")  # an empty line does not end the chat
-    os.write(main, b"\x04")  # Ctrl-D does
+    read_until(lambda out: b"Sources:" in out and out.count(b"> ") >= 2)
+    os.write(main, b"\r")  # an empty line does not end the chat: the prompt comes again
+    read_until(lambda out: out.count(b"> ") >= 3)
+    os.write(main, b"\x04")  # Ctrl-D at the prompt does
     assert child.wait(60) == 0
     os.close(main)
     text = seen.decode(errors="replace")

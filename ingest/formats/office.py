@@ -42,6 +42,7 @@ __all__ = [
     "convert_to_pdf",
     "display",
     "find_soffice",
+    "soffice_to_pdf",
 ]
 
 # JSON filter options need LibreOffice >= 7.4; older versions ignore them and skip hidden slides.
@@ -111,15 +112,53 @@ def convert_to_pdf(
     if suffix not in OFFICE_SUFFIXES:
         raise ConversionFailed(display(path), f"not an office document suffix: {path.suffix!r}")
     check_signature(path)
+    export_filter = _IMPRESS_FILTER if suffix in PRESENTATION_SUFFIXES else _WRITER_FILTER
+    return soffice_to_pdf(path, out_dir, export_filter, timeout=timeout, soffice=soffice)
+
+
+def soffice_to_pdf(
+    path: Path,
+    out_dir: Path,
+    export_filter: str,
+    *,
+    timeout: float = 120,
+    soffice: str | Path | None = None,
+    import_filter: str | None = None,
+    work_name: str = "input",
+    install_hint: str = _INSTALL_HINT,
+) -> Path:
+    """Run one LibreOffice headless conversion of ``path`` to ``out_dir/<stem>.pdf``.
+
+    The converter behind :func:`convert_to_pdf` and the spreadsheet backend; it checks nothing
+    about the input's content, which is the caller's job.
+
+    Args:
+        path: the input file.
+        out_dir: an existing directory that receives ``<stem>.pdf``.
+        export_filter: the ``--convert-to`` argument (``pdf:calc_pdf_Export``, ...).
+        timeout: seconds before the conversion's whole process group is killed.
+        soffice: the LibreOffice binary; None looks it up with :func:`find_soffice`.
+        import_filter: an ``--infilter`` argument (CSV separators and charset), or None.
+        work_name: the ASCII stem of the private copy LibreOffice opens (a sheet's name for CSV).
+        install_hint: the reason given when LibreOffice is missing.
+
+    Raises:
+        ConverterMissing: LibreOffice is not installed.
+        ConversionFailed: LibreOffice timed out, crashed, exited non-zero or wrote no PDF.
+
+    Example:
+        >>> soffice_to_pdf(Path("t.csv"), Path("/tmp/out"), "pdf:calc_pdf_Export")  # doctest: +SKIP
+        PosixPath('/tmp/out/t.pdf')
+    """
+    suffix = path.suffix.lower()
     binary = str(soffice) if soffice is not None else find_soffice()
     if binary is None:
-        raise ConverterMissing(display(path), _INSTALL_HINT)
-    export_filter = _IMPRESS_FILTER if suffix in PRESENTATION_SUFFIXES else _WRITER_FILTER
+        raise ConverterMissing(display(path), install_hint)
 
     with tempfile.TemporaryDirectory(prefix="pagerag-soffice-") as tmp:
         work = Path(tmp)
         # A plain ASCII name: LibreOffice mangles some names (non-UTF-8 bytes, leading dashes).
-        source = work / f"input{suffix}"
+        source = work / f"{work_name}{suffix}"
         try:
             shutil.copyfile(path, source)
         except OSError as exc:
@@ -132,6 +171,7 @@ def convert_to_pdf(
             "--headless",
             "--norestore",
             "--nolockcheck",
+            *([f"--infilter={import_filter}"] if import_filter else []),
             "--convert-to",
             export_filter,
             "--outdir",
@@ -149,7 +189,7 @@ def convert_to_pdf(
             raise ConversionFailed(
                 display(path), f"LibreOffice exited with status {returncode}{_detail(log_tail)}"
             )
-        produced = outdir / "input.pdf"
+        produced = outdir / f"{work_name}.pdf"
         if not produced.is_file() or produced.stat().st_size == 0 or not _looks_like_pdf(produced):
             raise ConversionFailed(display(path), f"LibreOffice wrote no PDF{_detail(log_tail)}")
         target = out_dir / f"{path.stem}.pdf"

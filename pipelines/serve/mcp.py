@@ -109,7 +109,7 @@ class DocumentEntry(BaseModel):
     source: str = Field(description="The document's path in the collection.")
     title: str
     pages: int
-    kind: str = Field(description="pdf, office, image, text, ...")
+    kind: str = Field(description="pdf, office, sheet, html, epub, image or text")
     indexed_at: str = Field(description="When it was indexed (ISO 8601, UTC).")
 
 

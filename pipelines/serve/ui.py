@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from pagerag.ingest.scan import IMAGE_SUFFIXES, OFFICE_SUFFIXES, PDF_SUFFIXES, TEXT_SUFFIXES
+from pagerag.ingest.scan import READABLE_SUFFIXES
 
 # resolve(): a strict editable install links each file, and StaticFiles refuses links that leave its folder.
 WEB = Path(__file__).resolve().parent / "web"
@@ -41,7 +41,7 @@ def mount_ui(app: FastAPI) -> None:
         >>> httpx.get("http://127.0.0.1:8000/").headers["content-type"]  # doctest: +SKIP
         'text/html; charset=utf-8'
     """
-    suffixes = sorted(PDF_SUFFIXES | OFFICE_SUFFIXES | IMAGE_SUFFIXES | TEXT_SUFFIXES)
+    suffixes = sorted(READABLE_SUFFIXES)
     page = (WEB / "index.html").read_text(encoding="utf-8").replace("__ACCEPT__", ",".join(suffixes))
     headers = {"Content-Security-Policy": _POLICY, "Cache-Control": "no-cache"}
 
