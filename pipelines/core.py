@@ -135,7 +135,7 @@ class PageRAG:
         self._default_llm = llm
         self._llms: dict[str, LLM] = {}
         self._llm_lock = threading.Lock()
-        self._ingest_lock = threading.Lock()
+        self._ingest_lock = _ingest_lock(index.index_dir)
 
     @classmethod
     def open(
@@ -173,7 +173,7 @@ class PageRAG:
     @property
     def index(self) -> PageIndex:
         """The open :class:`~pagerag.retriever.index.PageIndex` (raises ``IndexClosed`` after close)."""
-        self._index.store  # noqa: B018 - raises IndexClosed on a closed handle
+        self._index.ensure_open()
         return self._index
 
     @property
@@ -192,8 +192,8 @@ class PageRAG:
     ) -> IngestReport:
         """Bring the index up to date with files and folders (unchanged files cost a hash).
 
-        Runs one at a time per handle's engine; searches go on meanwhile and see each
-        document when all its pages are in.
+        Ingests into one index run one at a time in a process (a second waits); searches go
+        on meanwhile and see each document when all its pages are in.
 
         Args:
             paths: files and folders.
@@ -236,7 +236,7 @@ class PageRAG:
 
     def documents(self) -> list[DocumentInfo]:
         """The documents in the index, by source."""
-        self.index  # noqa: B018 - a closed handle says so
+        self._index.ensure_open()
         with Catalog.open(self.index_dir) as catalog:
             return catalog.documents()
 
@@ -246,7 +246,7 @@ class PageRAG:
         Raises:
             NotFound: no document has this id.
         """
-        self.index  # noqa: B018
+        self._index.ensure_open()
         with Catalog.open(self.index_dir) as catalog:
             doc = catalog.document(doc_id)
         if doc is None:
@@ -255,7 +255,7 @@ class PageRAG:
 
     def files(self) -> dict[str, Path]:
         """Each document's file on this machine, by document id."""
-        self.index  # noqa: B018
+        self._index.ensure_open()
         with Catalog.open(self.index_dir) as catalog:
             return {doc_id: path for doc_id, (path, _source) in catalog.locations().items()}
 
@@ -426,6 +426,16 @@ class PageRAG:
     def __repr__(self) -> str:
         state = "closed" if self._index.closed else f"models={self.models}"
         return f"PageRAG({str(self.index_dir)!r}, {state})"
+
+
+_INGEST_LOCKS: dict[Path, threading.Lock] = {}
+_INGEST_LOCKS_GUARD = threading.Lock()
+
+
+def _ingest_lock(index_dir: Path) -> threading.Lock:
+    """One lock per index in this process: handles' ingests and removals wait for each other."""
+    with _INGEST_LOCKS_GUARD:
+        return _INGEST_LOCKS.setdefault(index_dir.resolve(), threading.Lock())
 
 
 class NotFound(PageragError, LookupError):

@@ -208,6 +208,10 @@ class PageIndex:
             raise IndexClosed(f"{self.index_dir}: this index handle is closed; open the index again")
         return self._store
 
+    def ensure_open(self) -> None:
+        """Raise :class:`IndexClosed` when this handle was closed."""
+        self.store  # noqa: B018 - the property raises
+
     @property
     def closed(self) -> bool:
         return self._store is None

@@ -177,3 +177,22 @@ def test_hits_of_an_index_written_with_image_paths_find_them_after_a_move(tmp_pa
     assert to_hit(
         Scored("x", 1.0, {"source": "a.pdf", "page": 1, "image": "abcd.jpg"}), images
     ).image_path == (images / "ab" / "abcd.jpg")
+
+
+def test_two_handles_ingesting_at_once_take_turns(index: Path, tmp_path: Path) -> None:
+    first, second = PageRAG.open(index), PageRAG.open(index)
+    docs = [_pdf(tmp_path / f"note{i}.pdf", f"Note {i}: the heron count was {30 + i}.") for i in range(2)]
+    reports = []
+
+    def ingest(rag: PageRAG, path: Path) -> None:
+        reports.append(rag.ingest(path))
+
+    threads = [threading.Thread(target=ingest, args=pair) for pair in zip((first, second), docs, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.indexed for r in reports) == [1, 1]
+    assert {"note0.pdf", "note1.pdf"} <= {d.source for d in first.documents()}
+    first.close()
+    second.close()
