@@ -91,6 +91,9 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     try:
         sock = socket.create_server((args.host, args.port), reuse_port=False)
+        # Accepted connections inherit it. Without it, uvicorn's separate header and body sends wait
+        # on the client's delayed ACK: 40 ms on every response (benchmarks/serve.py --tcp-nodelay).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError as exc:
         print(
             f"pagerag serve: error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr

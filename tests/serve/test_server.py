@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -71,6 +72,15 @@ def test_health_documents_and_openapi(client: httpx.Client) -> None:
     for path in ("/v1/search", "/v1/search/batch", "/v1/ask", "/v1/ingest", "/v1/jobs/{job_id}"):
         assert path in paths
     assert client.get("/docs").status_code == 200
+
+
+def test_responses_do_not_wait_for_delayed_acks(served: Server) -> None:
+    with httpx.Client(base_url=served.url) as one_connection:
+        one_connection.get("/healthz")
+        started = time.perf_counter()
+        for _ in range(20):
+            one_connection.get("/healthz")
+        assert time.perf_counter() - started < 0.5  # about 0.9 s when each response waits 40 ms
 
 
 def test_search_and_batch_return_the_one_hit_shape(client: httpx.Client) -> None:
