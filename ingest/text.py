@@ -105,3 +105,29 @@ def text_quality(text: str) -> float:
             elif len(run) >= 2 and any(c in _VOWELS for c in run) and not _MIXED_CASE.search(run):
                 good += len(run)
     return good / total if total else 1.0
+
+
+_WORD = re.compile(r"\w+")
+
+
+def new_lines(extra: str, known: str, *, seen: float = 0.8) -> str:
+    """The lines of ``extra`` (OCR text) that add to ``known`` (the page's text layer).
+
+    A line is dropped when at least ``seen`` of its words are already in ``known`` (OCR of a
+    picture region re-reads text the layer has: captions, labels drawn over a chart), or
+    when it holds fewer than two letters or digits (a slide bullet read as "¢", a rule).
+
+    Example:
+        >>> new_lines("Beta budget is 90000 euros.\\n¢\\nQ4 bar: 1.4M", "Beta budget is 90000 euros.")
+        'Q4 bar: 1.4M'
+    """
+    have = {w.casefold() for w in _WORD.findall(known)}
+    kept = []
+    for line in extra.splitlines():
+        words = [w.casefold() for w in _WORD.findall(line)]
+        if usable_chars(line) < 2:
+            continue
+        if have and sum(w in have for w in words) >= seen * len(words):
+            continue
+        kept.append(line)
+    return "\n".join(kept)

@@ -29,7 +29,7 @@ from pagerag.ingest.labels import pdf_page_labels
 from pagerag.ingest.ocr import default_languages, detect_language, ocr
 from pagerag.ingest.options import IngestOptions
 from pagerag.ingest.scan import display
-from pagerag.ingest.text import normalize, text_quality, usable_chars
+from pagerag.ingest.text import new_lines, normalize, text_quality, usable_chars
 from pagerag.ingest.types import Page, SourceFile, WordBox
 from pagerag.ingest.words import Box, moved, without_overlap
 
@@ -238,7 +238,8 @@ def _pdf_page(
         ocr_used = True
         ocr_words = _placed(read.words, readable.size, clip or (0.0, 0.0, *size), size, image.size)
     kept = "" if garbled and usable_chars(ocr_text) >= usable_chars(native) // 2 else native
-    text = "\n\n".join(t for t in (kept, ocr_text, normalize(notes)) if t)
+    added = new_lines(ocr_text, kept) if kept else ocr_text  # OCR only for what the text layer lacks
+    text = "\n\n".join(t for t in (kept, added, normalize(notes)) if t)
     words = pdf_format.text_words(page, image.size) if options.word_boxes and kept else []
     words += without_overlap(ocr_words, words)
     return _make(

@@ -124,3 +124,32 @@ def test_an_upside_down_scan_is_turned_by_osd_before_reading() -> None:
     upside_down = text_image(lines).rotate(180, expand=True)
     result = ocr(upside_down, ["eng", "deu"])
     assert {"harbour", "container", "cranes", "dredging"} <= _words(result.text)
+
+
+def test_ocr_of_a_picture_adds_only_what_the_text_layer_lacks(
+    tmp_path: Path, catalog: Catalog, fast: IngestOptions
+) -> None:
+    (tmp_path / "docs").mkdir()
+    sentence = "Beta team budget is 90000 euros."
+    picture = text_image([sentence, "Lagoon terminal opened 2024"], width=420, fontsize=20)
+    doc = pymupdf.open()
+    page = doc.new_page(width=720, height=540)
+    page.insert_text((40, 50), sentence, fontsize=18)
+    page.insert_image(pymupdf.Rect(60, 90, 660, 500), stream=png_bytes(picture))
+    doc.save(tmp_path / "docs" / "slide.pdf")
+    (result,) = _ingest(tmp_path / "docs", catalog, fast)
+    assert result.ocr_used and sentence in result.ocr_text  # type: ignore[attr-defined]
+    assert result.text.count("90000") == 1  # type: ignore[attr-defined]
+    assert "lagoon" in _words(result.text)  # type: ignore[attr-defined]
+
+
+def test_new_lines_keeps_what_is_new() -> None:
+    from pagerag.ingest.text import new_lines
+
+    layer = "Total 2023 revenue: $4.2M\nQuarterly revenue of Fjordlys"
+    ocr_text = "Total 2023 revenue: $4.2M\n¢\n—\n$1.4M $1.1M\nQuarterly revenue of Fjordlys Instruments"
+    assert new_lines(ocr_text, layer) == "$1.4M $1.1M"
+    assert (
+        new_lines(ocr_text, "")
+        == "Total 2023 revenue: $4.2M\n$1.4M $1.1M\nQuarterly revenue of Fjordlys Instruments"
+    )
