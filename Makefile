@@ -14,7 +14,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-
 	tesseract-ocr-chi-sim tesseract-ocr-kor tesseract-ocr-fas tesseract-ocr-nld \
 	libreoffice-impress libreoffice-writer libreoffice-calc poppler-utils chromium
 
-.PHONY: setup system venv dev demo test lint eval bench clean
+.PHONY: setup system venv dev demo test test-ray lint eval bench clean
 
 setup: system $(VENV)/.installed
 
@@ -66,6 +66,10 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
+# Ingestion on a real local Ray cluster (marked slow: about 2 minutes); CI runs it after `make test`.
+test-ray: setup
+	$(PY) -m pytest -q -m slow tests/distributed
+
 lint: setup
 	$(VENV)/bin/ruff check ingest retriever pipelines tests benchmarks scripts
 	$(VENV)/bin/ruff format --check ingest retriever pipelines tests benchmarks scripts
@@ -86,6 +90,8 @@ bench: setup
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/embed.py
 	$(PY) benchmarks/search.py
+	$(PY) benchmarks/serve.py
+	$(PY) benchmarks/ray_ingest.py
 
 clean:
 	rm -rf $(VENV) .pagerag .pagerag-demo .pagerag-devset .pagerag-devset-long build *.egg-info

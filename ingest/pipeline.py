@@ -8,7 +8,8 @@ Identity is content: a document is the SHA-256 of its bytes. Per run:
 3. Sort each file: unchanged (same hash, same path), renamed (known hash, old path
    gone: no re-embedding), a duplicate of another file, or new (replacing what was
    at its path before).
-4. Process new documents in worker processes (:mod:`pagerag.ingest.schedule`).
+4. Process new documents in worker processes (:mod:`pagerag.ingest.schedule`), or with
+   another ``processor`` (a Ray cluster: :mod:`pagerag.pipelines.ray_ingest`).
 5. With ``sync``, remove documents whose files are gone.
 """
 
@@ -28,7 +29,7 @@ from pagerag.ingest.errors import DocumentError, IndexLocked
 from pagerag.ingest.options import IngestOptions
 from pagerag.ingest.progress import IngestProgress, Progress
 from pagerag.ingest.scan import FoundFile, display, hash_file, scan_paths
-from pagerag.ingest.schedule import process
+from pagerag.ingest.schedule import Processor, process
 from pagerag.ingest.sink import NullSink, PageSink
 from pagerag.ingest.types import FileProblem, IngestReport, SourceFile
 from pagerag.ingest.worker import DocJob
@@ -53,6 +54,7 @@ def ingest_paths(
     sink: PageSink,
     options: IngestOptions,
     progress: bool | Callable[[IngestProgress], None] = True,
+    processor: Processor = process,
 ) -> IngestReport:
     """Bring the index up to date with the files under ``paths``.
 
@@ -62,6 +64,8 @@ def ingest_paths(
         sink: where pages go besides the catalog (the vector store), see :class:`PageSink`.
         options: rendering, OCR and parallelism settings.
         progress: show a progress bar on stderr, or a function called with each :class:`IngestProgress`.
+        processor: what renders, embeds and publishes the new documents once the run is planned
+            (default: local worker processes; :mod:`pagerag.pipelines.ray_ingest` gives a Ray one).
 
     Returns:
         What the run did; per-file problems are in ``skipped`` / ``failed``, never raised.
@@ -101,7 +105,7 @@ def ingest_paths(
             catalog.rename(doc_id, file.path, file.source)
         bar = Progress(len(plan.new), enabled=progress)
         try:
-            tally = process(plan.new, catalog=catalog, sink=sink, options=options, progress=bar)
+            tally = processor(plan.new, catalog=catalog, sink=sink, options=options, progress=bar)
         finally:
             bar.close()
         failed += tally.failed

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pagerag.ingest.catalog import Catalog
 from pagerag.ingest.errors import PageragError
@@ -87,8 +87,24 @@ class Tally:
     replaced: list[str] = field(default_factory=list)
 
 
+class Processor(Protocol):
+    """Turns new documents into published pages: :func:`process` here, or another engine's scheduler."""
+
+    def __call__(
+        self,
+        jobs: Sequence[tuple[DocJob, tuple[str, ...]]],
+        *,
+        catalog: Catalog,
+        sink: PageSink,
+        options: IngestOptions,
+        progress: Progress,
+    ) -> Tally: ...
+
+
 @dataclass
-class _Doc:
+class DocState:
+    """A document on its way through a scheduler: its job, what it replaces, how far it got."""
+
     job: DocJob
     replaces: tuple[str, ...]
     prepared: Prepared | None = None
@@ -112,7 +128,7 @@ def process(
 ) -> Tally:
     """Render, OCR and store ``jobs`` (each with the documents it replaces)."""
     tally = Tally()
-    docs = [_Doc(job, replaces) for job, replaces in jobs]
+    docs = [DocState(job, replaces) for job, replaces in jobs]
     start = 0
     while start < len(docs):
         executor = make_executor(options.workers)
@@ -121,7 +137,7 @@ def process(
             start = len(docs)
         except _PoolBroken as broken:
             doc = docs[start + broken.index]
-            _abandon(doc, "a worker process crashed on this file", catalog, sink, tally)
+            abandon_document(doc, "a worker process crashed on this file", catalog, sink, tally)
             progress.file_done()
             start += broken.index + 1
         finally:
@@ -130,7 +146,7 @@ def process(
 
 
 def _plan(
-    docs: Sequence[_Doc], executor: Executor, options: IngestOptions, images: Any
+    docs: Sequence[DocState], executor: Executor, options: IngestOptions, images: Any
 ) -> Iterator[tuple[str, int, Any]]:
     prepares: dict[int, Future[Outcome]] = {}
     for k, doc in enumerate(docs):
@@ -155,7 +171,7 @@ def _plan(
 
 
 def _run(
-    docs: Sequence[_Doc],
+    docs: Sequence[DocState],
     executor: Executor,
     catalog: Catalog,
     sink: PageSink,
@@ -179,12 +195,10 @@ def _run(
         doc = docs[k]
         if what == "failed":
             tally.failed.append(FileProblem(display(doc.job.file.path), doc.error))
-            _cleanup(doc)
+            cleanup_document(doc)
             progress.file_done()
         elif what == "begin":
-            assert doc.prepared is not None
-            progress.current(doc.job.file.source)
-            catalog.begin(_info(doc), doc.job.file.path, doc.job.file.size, doc.replaces)
+            begin_document(doc, catalog, progress)
         elif what == "pages":
             try:
                 outcome: Outcome = future.result()
@@ -195,22 +209,37 @@ def _run(
             if outcome.error or not isinstance(outcome.value, tuple):
                 doc.error = outcome.error or "no pages"
                 continue
-            _write(doc, outcome.value, catalog, sink, progress)
+            write_pages(doc, outcome.value, catalog, sink, progress)
         elif what == "end":
-            _finish(doc, catalog, sink, tally)
+            finish_document(doc, catalog, sink, tally)
             progress.file_done()
 
 
-def _info(doc: _Doc) -> DocumentInfo:
+# The steps of one document, in this order: begin (pending), write pages any number of times,
+# finish (publish and complete, or abandon). Shared with the Ray scheduler (pagerag.pipelines.ray_ingest).
+
+
+def begin_document(doc: DocState, catalog: Catalog, progress: Progress) -> None:
+    """Record a prepared document as pending in the catalog."""
+    assert doc.prepared is not None
+    progress.current(doc.job.file.source)
+    catalog.begin(doc_info(doc), doc.job.file.path, doc.job.file.size, doc.replaces)
+
+
+def doc_info(doc: DocState) -> DocumentInfo:
+    """What the catalog and the sink know of a prepared document."""
     assert doc.prepared is not None
     f = doc.job.file
     return DocumentInfo(f.doc_id, f.source, doc.prepared.page_count, doc.prepared.title, "", doc.job.kind)
 
 
-def _write(doc: _Doc, pages: tuple[Page, ...], catalog: Catalog, sink: PageSink, progress: Progress) -> None:
+def write_pages(
+    doc: DocState, pages: tuple[Page, ...], catalog: Catalog, sink: PageSink, progress: Progress
+) -> None:
+    """Store a batch of a pending document's pages in the catalog and the sink (still invisible)."""
     try:
         catalog.add_pages(pages)
-        sink.write(_info(doc), pages)
+        sink.write(doc_info(doc), pages)
     except PageragError as exc:
         doc.error = f"could not store pages: {exc}"
         return
@@ -218,27 +247,28 @@ def _write(doc: _Doc, pages: tuple[Page, ...], catalog: Catalog, sink: PageSink,
     progress.pages(len(pages))
 
 
-def _finish(doc: _Doc, catalog: Catalog, sink: PageSink, tally: Tally) -> None:
+def finish_document(doc: DocState, catalog: Catalog, sink: PageSink, tally: Tally) -> None:
+    """Publish a document whose pages are all written, or abandon it (an error, a page missing)."""
     assert doc.prepared is not None
     doc_id = doc.job.file.doc_id
     if not doc.error and doc.written != doc.prepared.page_count:
         doc.error = f"only {doc.written} of {doc.prepared.page_count} pages came out"
     if doc.error:
-        _abandon(doc, doc.error, catalog, sink, tally)
+        abandon_document(doc, doc.error, catalog, sink, tally)
         return
     try:
         sink.publish(doc_id, doc.replaces)
     except PageragError as exc:
-        _abandon(doc, f"could not publish pages: {exc}", catalog, sink, tally)
+        abandon_document(doc, f"could not publish pages: {exc}", catalog, sink, tally)
         return
     catalog.complete(doc_id, doc.prepared.page_count, doc.replaces)
     tally.indexed += 1
     tally.pages += doc.written
     tally.replaced.extend(doc.replaces)
-    _cleanup(doc)
+    cleanup_document(doc)
 
 
-def _abandon(doc: _Doc, reason: str, catalog: Catalog, sink: PageSink, tally: Tally) -> None:
+def abandon_document(doc: DocState, reason: str, catalog: Catalog, sink: PageSink, tally: Tally) -> None:
     """Take a half-written document out of the sink and the catalog again."""
     doc_id = doc.job.file.doc_id
     try:
@@ -246,8 +276,9 @@ def _abandon(doc: _Doc, reason: str, catalog: Catalog, sink: PageSink, tally: Ta
     finally:
         catalog.remove([doc_id])
     tally.failed.append(FileProblem(display(doc.job.file.path), reason))
-    _cleanup(doc)
+    cleanup_document(doc)
 
 
-def _cleanup(doc: _Doc) -> None:
+def cleanup_document(doc: DocState) -> None:
+    """Delete the document's scratch files (office conversions)."""
     shutil.rmtree(doc.job.work_dir, ignore_errors=True)

@@ -29,12 +29,14 @@ from pagerag.ingest.errors import ConfigError, PageragError
 from pagerag.ingest.options import IngestOptions
 from pagerag.ingest.pipeline import ingest_paths, remove_documents
 from pagerag.ingest.progress import IngestProgress
+from pagerag.ingest.schedule import Processor, process
 from pagerag.ingest.types import DocumentInfo, IngestReport, WordBox
 from pagerag.pipelines.answer import DEFAULT_MIN_RELEVANCE, Answer, Chat
 from pagerag.pipelines.llm import DEFAULT_LLM, LLM, build_llm
 from pagerag.retriever.types import MAX_K, MODES, Hit, Mode, SearchFilter
 
 if TYPE_CHECKING:
+    from pagerag.pipelines.ray_ingest import RayOptions
     from pagerag.retriever.index import PageIndex
     from pagerag.retriever.langchain import PageRetriever
 
@@ -189,6 +191,7 @@ class PageRAG:
         sync: bool = False,
         progress: bool | Callable[[IngestProgress], None] = False,
         options: IngestOptions | None = None,
+        ray: RayOptions | str | bool | None = None,
     ) -> IngestReport:
         """Bring the index up to date with files and folders (unchanged files cost a hash).
 
@@ -200,6 +203,8 @@ class PageRAG:
             sync: also remove documents whose files are gone from the folders given.
             progress: True for a progress bar on stderr, or a function called with each update.
             options: rendering, OCR and worker settings.
+            ray: render, OCR and embed on Ray (``pagerag[ray]``): True for a Ray on this machine, an
+                address (``"auto"``, ``"HOST:PORT"``), or :class:`~pagerag.pipelines.ray_ingest.RayOptions`.
 
         Returns:
             What the run did; ``report.failed`` names each file that failed and why.
@@ -207,11 +212,21 @@ class PageRAG:
         if not paths:
             raise ConfigError("nothing to ingest: give files or folders")
         opts = replace(options or IngestOptions(), sync=sync or (options.sync if options else False))
+        processor: Processor = process
+        if ray is not None and ray is not False:
+            from pagerag.pipelines.ray_ingest import ray_processor
+
+            processor = ray_processor(ray)
         index = self.index
         with self._ingest_lock, Catalog.open(self.index_dir) as catalog:
             try:
                 return ingest_paths(
-                    [Path(p) for p in paths], catalog=catalog, sink=index, options=opts, progress=progress
+                    [Path(p) for p in paths],
+                    catalog=catalog,
+                    sink=index,
+                    options=opts,
+                    progress=progress,
+                    processor=processor,
                 )
             finally:
                 index.flush()

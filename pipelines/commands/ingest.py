@@ -59,6 +59,15 @@ def register(sub: Any) -> None:
     add_qdrant_option(parser)
     add_model_options(parser)
     parser.add_argument("--device", default=None, help="torch device for full-size models (default: auto)")
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help='render, OCR and embed on Ray (pip install "pagerag[ray]"): no ADDRESS starts or joins a Ray on '
+        "this machine, 'auto' the cluster of RAY_ADDRESS, HOST:PORT that one",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.set_defaults(func=run)
@@ -88,6 +97,13 @@ def run(args: argparse.Namespace) -> int:
     remote = server_for(args)
     if remote is not None:
         with remote:
+            if args.ray is not None:
+                print(
+                    f"pagerag ingest: error: pagerag serve at {remote.url} holds {args.index}: stop it to "
+                    "ingest with --ray",
+                    file=sys.stderr,
+                )
+                return 2
             return _through_server(args, remote)
     from pagerag.pipelines.core import PageRAG
 
@@ -95,8 +111,22 @@ def run(args: argparse.Namespace) -> int:
     with PageRAG.open(
         args.index, qdrant_url=url, api_key=qdrant_api_key(), models=chosen_models(args), device=args.device
     ) as rag:
-        report = rag.ingest(*args.paths, options=options, progress=not (args.quiet or args.json))
+        report = rag.ingest(
+            *args.paths, options=options, progress=not (args.quiet or args.json), ray=_ray(args, url)
+        )
     return _finish(args, report)
+
+
+def _ray(args: argparse.Namespace, url: str | None) -> Any:
+    """``--ray [ADDRESS]`` as ``PageRAG.ingest``'s ``ray`` (None: the local path)."""
+    if args.ray is None:
+        return None
+    from pagerag.pipelines.ray_ingest import RayOptions
+
+    direct = url if url and url != ":memory:" else None  # actors write straight to a Qdrant server
+    return RayOptions(
+        address=args.ray or None, qdrant_url=direct, qdrant_api_key=qdrant_api_key() if direct else None
+    )
 
 
 def _through_server(args: argparse.Namespace, remote: RemoteRAG) -> int:
@@ -177,6 +207,8 @@ def _usage_problem(args: argparse.Namespace) -> str:
     missing = [display(p) for p in args.paths if not os.path.lexists(p)]
     if missing:
         return f"no such file or directory: {', '.join(missing)}"
+    if args.ray and os.path.exists(args.ray):
+        return f"--ray {args.ray}: that is a path; put --ray after the paths or write --ray=ADDRESS"
     index = Path(os.path.abspath(args.index))
     inside = [display(p) for p in args.paths if Path(os.path.abspath(p)) == index]
     if inside:
