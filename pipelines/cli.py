@@ -16,14 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pagerag.ingest.errors import ConfigError, PageragError
-from pagerag.retriever.types import MAX_K
 
 if TYPE_CHECKING:
     from pagerag.pipelines.serve.client import RemoteRAG
 
 # Each module has ``register(subparsers) -> None``, which adds its parser and sets ``func``.
 COMMANDS = ("ingest", "library", "search", "ask", "serve", "eval", "models")
-__all__ = ["MAX_K", "server_for"]
 
 
 def default_index() -> Path:

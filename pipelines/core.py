@@ -211,7 +211,9 @@ class PageRAG:
         """
         if not paths:
             raise ConfigError("nothing to ingest: give files or folders")
-        opts = replace(options or IngestOptions(), sync=sync or (options.sync if options else False))
+        opts = options or IngestOptions()
+        if sync:
+            opts = replace(opts, sync=True)
         processor: Processor = process
         if ray is not None and ray is not False:
             from pagerag.pipelines.ray_ingest import ray_processor

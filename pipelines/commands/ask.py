@@ -22,7 +22,6 @@ from typing import Any, Protocol, TextIO
 from pagerag.ingest.errors import ConfigError, PageragError
 from pagerag.pipelines.answer import DEFAULT_MIN_RELEVANCE, Answer
 from pagerag.pipelines.cli import (
-    MAX_K,
     add_filter_option,
     add_index_option,
     add_qdrant_option,
@@ -33,7 +32,7 @@ from pagerag.pipelines.cli import (
 from pagerag.pipelines.llm import DEFAULT_LLM, LLM, SPECS, build_llm
 from pagerag.pipelines.serve.client import RemoteRAG
 from pagerag.pipelines.shapes import answer_json
-from pagerag.retriever.types import SearchFilter
+from pagerag.retriever.types import MAX_K, SearchFilter
 
 
 def register(sub: Any) -> None:
