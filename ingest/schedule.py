@@ -11,6 +11,7 @@ A document that fails half-way is taken out of both again.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import shutil
 import sys
 from collections import deque
@@ -74,7 +75,9 @@ def make_executor(workers: int) -> Executor:
         return InlineExecutor()
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["pagerag.ingest.worker"])
-    return WorkerPool(max_workers=workers, mp_context=context, initializer=init_worker)
+    return WorkerPool(
+        max_workers=workers, mp_context=context, initializer=init_worker, initargs=(os.getpid(),)
+    )
 
 
 @dataclass

@@ -9,7 +9,10 @@ image store here, in the worker, so that only text and small facts travel back.
 from __future__ import annotations
 
 import os
+import select
 import signal
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from PIL import Image
 
 from pagerag.ingest.errors import DocumentError, UnreadableDocument
 from pagerag.ingest.formats import images as image_format
+from pagerag.ingest.formats import office
 from pagerag.ingest.formats import pdf as pdf_format
 from pagerag.ingest.formats import text as text_format
 from pagerag.ingest.formats.epub import epub_to_pdf
@@ -76,11 +80,44 @@ class Outcome:
     error: str = ""
 
 
-def init_worker() -> None:
-    """Worker set-up: one native thread, Ctrl-C handled by the parent only."""
+def init_worker(parent: int | None = None) -> None:
+    """Worker set-up: one native thread, Ctrl-C handled by the parent only, exit when ``parent`` dies."""
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["OMP_THREAD_LIMIT"] = "1"
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), name="pagerag-parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """Wait for process ``parent`` to end, then end this worker and its LibreOffice at once.
+
+    A pool's workers are children of the forkserver, not of the ingesting process, and
+    each holds both ends of the task queue and the forkserver's keep-alive pipe: when the
+    ingesting process is killed (``kill -9``), no worker would ever see an end of file.
+    """
+    try:
+        handle = os.pidfd_open(parent)
+    except ProcessLookupError:
+        handle = None  # already gone
+    except (AttributeError, OSError):  # no pidfd (not Linux, old kernel): poll
+        while _alive(parent):
+            time.sleep(1.0)
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [])
+    office.kill_conversions()
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def prepare(job: DocJob, options: IngestOptions) -> Outcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -170,3 +171,64 @@ def test_chat_at_a_terminal_edits_lines_and_ends_on_ctrl_d(sample_index: Path, t
     text = seen.decode(errors="replace")
     assert "^[[D" not in text and "Sources:" in text
     assert (tmp_path / ".pagerag_history").read_text().strip().endswith("total revenue 2023")
+
+
+def _children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    return children
+
+
+def _descendants(pid: int) -> set[int]:
+    tree, found, todo = _children(), set(), [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+def test_workers_end_when_ingest_is_killed(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(Path(__file__).parents[1] / "sample_docs", docs)
+    book = pymupdf.open()
+    for n in range(400):
+        book.new_page().insert_text((72, 72), f"Chapter {n}: the long book keeps the workers busy.")
+    book.save(docs / "long_book.pdf")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pagerag.pipelines", "ingest", str(docs), "--index", str(tmp_path / "index")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers := _descendants(child.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)  # the forkserver, its workers and the resource tracker
+        assert len(workers) >= 3, f"no worker pool seen: {workers}"
+        time.sleep(1)
+        workers = _descendants(child.pid)
+        child.kill()
+        child.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while (alive := {p for p in workers if _running(p)}) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive, f"processes outlived `pagerag ingest`: {alive}"
+    finally:
+        for pid in workers | _descendants(child.pid) | {child.pid}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

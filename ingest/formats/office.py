@@ -55,6 +55,7 @@ _INSTALL_HINT = (
 _MACOS_SOFFICE = Path("/Applications/LibreOffice.app/Contents/MacOS/soffice")
 
 _ZIP = b"PK\x03\x04"
+_RUNNING: set[int] = set()  # process groups of the conversions running now (pids of their leaders)
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _RTF = b"{\\rtf"
 _ZIP_SUFFIXES = frozenset({".pptx", ".docx", ".odp", ".odt", ".key"})
@@ -262,6 +263,7 @@ def _run_in_own_group(command: list[str], log_path: Path, timeout: float, path: 
             raise ConversionFailed(
                 display(path), f"cannot start LibreOffice ({command[0]}): {exc.strerror or exc}"
             ) from exc
+        _RUNNING.add(process.pid)
         try:
             returncode = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -272,10 +274,18 @@ def _run_in_own_group(command: list[str], log_path: Path, timeout: float, path: 
             _kill_group(process.pid)
             process.wait()
             raise
+        finally:
+            _RUNNING.discard(process.pid)
         # Helpers that outlive soffice (oosplash, a forked soffice.bin) must not linger. Linux keeps
         # the group id reserved while any member lives, so this cannot hit an unrelated process.
         _kill_group(process.pid)
         return returncode
+
+
+def kill_conversions() -> None:
+    """Kill every LibreOffice process group this process has running (its parent is gone)."""
+    for pgid in list(_RUNNING):
+        _kill_group(pgid)
 
 
 def _kill_group(pgid: int) -> None:
