@@ -250,8 +250,10 @@ class PageIndex:
             IndexLocked: another process has the embedded index open.
         """
         index_dir = Path(index_dir)
-        index_dir.mkdir(parents=True, exist_ok=True)
         meta = read_meta(index_dir)
+        if meta is None and embedder is None:  # a new index: models load (or fail) before anything is written
+            embedder = _default_embedder(models or None, device)
+        index_dir.mkdir(parents=True, exist_ok=True)
         built_with: dict[str, str] = dict(meta.get("models", {})) if meta else {}
         if meta and models:
             differ = {r: n for r, n in models.items() if built_with.get(r) != n}

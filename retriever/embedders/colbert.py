@@ -29,6 +29,7 @@ from pagerag.retriever.embedders.device import (
     pick_dtype,
     to_numpy,
 )
+from pagerag.retriever.embedders.weights import local_weights
 from pagerag.retriever.types import EmbedderSpec, Embedding, VectorSpec
 
 if TYPE_CHECKING:
@@ -124,10 +125,9 @@ class ColbertEmbedder(visual.TextSides):
         from transformers import AutoModel, AutoTokenizer
 
         try:
-            tokenizer = AutoTokenizer.from_pretrained(self.model_id, trust_remote_code=trust_remote_code)
-            model = AutoModel.from_pretrained(
-                self.model_id, trust_remote_code=trust_remote_code, dtype=self.dtype
-            )
+            weights = local_weights(self.model_id, "colbert")
+            tokenizer = AutoTokenizer.from_pretrained(weights, trust_remote_code=trust_remote_code)
+            model = AutoModel.from_pretrained(weights, trust_remote_code=trust_remote_code, dtype=self.dtype)
         except (OSError, ValueError) as exc:
             raise ModelError(f"colbert: cannot load {self.model_id!r}: {exc}") from exc
         if tokenizer.mask_token_id is None or tokenizer.cls_token_id is None:

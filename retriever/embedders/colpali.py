@@ -25,6 +25,7 @@ from pagerag.retriever.embedders.device import (
     pick_dtype,
     to_numpy,
 )
+from pagerag.retriever.embedders.weights import local_weights
 from pagerag.retriever.types import EmbedderSpec, Embedding, FloatArray, VectorSpec
 
 Family = Literal["colqwen2", "colpali"]
@@ -77,8 +78,9 @@ class ColVisionEmbedder:
         self._pooling = visual.parse_pooling(pooling, grid_ok=True)
         self.batcher = AdaptiveBatcher(batch_size)
         if model is None:
-            self.family = family or self._read_family()
-            self.model, self.processor = self._load()
+            weights = local_weights(model_id_or_path, family or "colpali")
+            self.family = family or self._read_family(weights)
+            self.model, self.processor = self._load(weights)
         else:
             self.family = family or _family_of(str(model.config.model_type))
             self.model, self.processor = model, processor
@@ -106,11 +108,11 @@ class ColVisionEmbedder:
         """Embeds queries with the model's query prompt and augmentation tokens."""
         return self.batcher.map(self._encode_queries, list(texts), sort_key=len)
 
-    def _read_family(self) -> Family:
+    def _read_family(self, weights: str) -> Family:
         from transformers import AutoConfig
 
         try:
-            config = AutoConfig.from_pretrained(self.model_id)
+            config = AutoConfig.from_pretrained(weights)
         except (OSError, ValueError) as exc:
             raise ModelError(
                 f"cannot read the config of {self.model_id!r}: {exc}. A transformers-format ColQwen2/ColPali "
@@ -119,13 +121,13 @@ class ColVisionEmbedder:
             ) from exc
         return _family_of(str(config.model_type))
 
-    def _load(self) -> tuple[Any, Any]:
+    def _load(self, weights: str) -> tuple[Any, Any]:
         import transformers
 
         model_cls, proc_cls = (getattr(transformers, n) for n in _CLASSES[self.family])
         try:
-            model = model_cls.from_pretrained(self.model_id, dtype=self.dtype)
-            processor = proc_cls.from_pretrained(self.model_id)
+            model = model_cls.from_pretrained(weights, dtype=self.dtype)
+            processor = proc_cls.from_pretrained(weights)
         except (OSError, ValueError) as exc:
             raise ModelError(f"{self.family}: cannot load {self.model_id!r}: {exc}") from exc
         return model.to(self.device).eval(), processor

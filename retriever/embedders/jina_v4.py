@@ -27,6 +27,7 @@ from pagerag.retriever.embedders.device import (
     pick_dtype,
     to_numpy,
 )
+from pagerag.retriever.embedders.weights import local_weights
 from pagerag.retriever.types import EmbedderSpec, Embedding, FloatArray, VectorSpec
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,9 @@ class JinaV4Embedder:
         from transformers import AutoModel
 
         try:
-            model = AutoModel.from_pretrained(self.model_id, trust_remote_code=True, dtype=self.dtype)
+            model = AutoModel.from_pretrained(
+                local_weights(self.model_id, "jina-v4"), trust_remote_code=True, dtype=self.dtype
+            )
         except (OSError, ValueError) as exc:
             raise ModelError(f"jina-v4: cannot load {self.model_id!r}: {exc}") from exc
         for name in ("encode_text", "encode_image"):

@@ -17,6 +17,7 @@ from pagerag.ingest.errors import ConfigError, MissingDependency, ModelError
 from pagerag.retriever import maxsim
 from pagerag.retriever.embedders import visual
 from pagerag.retriever.embedders.device import AdaptiveBatcher, pick_device, pick_dtype, to_numpy
+from pagerag.retriever.embedders.weights import local_weights
 from pagerag.retriever.types import EmbedderSpec, Embedding, FloatArray, VectorSpec
 
 
@@ -92,7 +93,7 @@ class SentenceTransformerEmbedder(visual.TextSides):
         if not self.device.startswith("cpu"):
             kwargs["model_kwargs"] = {"dtype": self.dtype}
         try:
-            return SentenceTransformer(self.model_id, **kwargs)
+            return SentenceTransformer(local_weights(self.model_id, "st"), **kwargs)
         except (OSError, ValueError) as exc:
             raise ModelError(f"sentence-transformers: cannot load {self.model_id!r}: {exc}") from exc
 

@@ -131,7 +131,7 @@ def test_bad_options_and_inputs_are_clear_errors(
     (tmp_path / "bert" / "config.json").write_text('{"model_type": "bert"}')
     with pytest.raises(ModelError, match="not a ColQwen2/ColPali checkpoint"):
         ColVisionEmbedder(str(tmp_path / "bert"), device="cpu")
-    with pytest.raises(ModelError, match="cannot read the config"):
+    with pytest.raises(ModelError, match="missing is not a folder with model weights"):
         ColVisionEmbedder(str(tmp_path / "missing"), device="cpu")
 
 

@@ -127,7 +127,7 @@ def test_a_checkpoint_without_the_jina_api_is_rejected(tmp_path: Path) -> None:
     bert = tc.build_bert(tmp_path / "bert")
     with pytest.raises(ModelError, match="no encode_text"):
         JinaV4Embedder(str(bert), device="cpu")
-    with pytest.raises(ModelError, match="cannot load"):
+    with pytest.raises(ModelError, match="missing is not a folder with model weights"):
         JinaV4Embedder(str(tmp_path / "missing"), device="cpu")
 
 
