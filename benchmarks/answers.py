@@ -75,7 +75,8 @@ def main() -> int:
 
     queries = [json.loads(line) for line in args.queries.read_text().splitlines() if line.strip()]
     queries = [q for q in queries if q.get("answer")][: args.limit or None]
-    with Catalog.open(args.index) as catalog:
+    catalog = Catalog.open(args.index)
+    if True:
         pages = {
             (p.source, p.page): Hit(p.source, p.page, 1.0, p.text, p.image_path, p.doc_id)
             for d in catalog.documents()
@@ -98,7 +99,13 @@ def main() -> int:
                 gold = [(q["doc"], p) for p in q["pages"]]
                 searcher = index if index is not None else GoldIndex(pages, gold)
                 t = time.perf_counter()
-                answer = ask(q["query"], index=searcher, llm=llm, k=args.k)
+                answer = ask(
+                    q["query"],
+                    index=searcher,
+                    llm=llm,
+                    k=args.k,
+                    words=lambda h: catalog.words(h.doc_id, h.page),
+                )
                 seconds = time.perf_counter() - t
                 text = _CITE.sub(" ", answer.text)
                 scores["f1"].append(token_f1(text, q["answer"]))

@@ -13,13 +13,19 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from pagerag.ingest.types import WordBox
 from pagerag.pipelines.llm.base import LLM, Prompt
+from pagerag.pipelines.llm.layout import layout_rows
 from pagerag.pipelines.prompt import build_prompt
+from pagerag.retriever.pagerefs import page_refs
 from pagerag.retriever.types import Hit, SearchFilter
+
+# The words of a retrieved page with their boxes (``PageRAG.words``): its table rows for the answer step.
+Words = Callable[[Hit], Sequence[WordBox]]
 
 NOTHING_FOUND = "No indexed page seems to answer this question."
 # The best page's MaxSim score (``mode="multi"``: MiniLM token vectors, summed over the query's
@@ -97,6 +103,7 @@ def ask(
     min_relevance: float | None = None,
     on_text: Callable[[str], None] | None = None,
     search_query: str | None = None,
+    words: Words | None = None,
 ) -> Answer:
     """Answer ``question`` from the ``k`` best pages of ``index``, citing them.
 
@@ -112,6 +119,7 @@ def ask(
             (:data:`DEFAULT_MIN_RELEVANCE` suits an index built with the default models).
         on_text: called with each piece of the answer as the model streams it.
         search_query: what to search instead of the question (chat rewrites).
+        words: a page's word boxes; the extractive answerer then reads its table rows and cells.
 
     Returns:
         The answer with its citations, hits and timings.
@@ -126,10 +134,12 @@ def ask(
     found, best = index.search_scored(query, k=k, filter=filter)
     hits = tuple(found)
     timings = {"retrieve": time.perf_counter() - started}
-    if (
-        not hits
-        or (min_score is not None and hits[0].score < min_score)
-        or (min_relevance is not None and relevance(query, best) < min_relevance)
+    if not hits or (
+        not names_a_hit(query, hits)  # a page the question names is answered from, whatever its score
+        and (
+            (min_score is not None and hits[0].score < min_score)
+            or (min_relevance is not None and relevance(query, best) < min_relevance)
+        )
     ):
         text = nothing_found(hits)
         if on_text is not None:
@@ -144,6 +154,8 @@ def ask(
         count_tokens=llm.count_tokens,
         image_tokens=int(getattr(llm, "image_tokens", 0)) if llm.vision else 0,
     )
+    if words is not None:
+        prompt = with_layout(prompt, hits, words)
     generated = time.perf_counter()
     pieces: list[str] = []
     # Always streamed: a slow model then only has to keep sending, not finish within one timeout.
@@ -156,6 +168,26 @@ def ask(
     citations = tuple(_citation(prompt, n) for n in cited)
     timings["total"] = time.perf_counter() - started
     return Answer(question, text, citations, hits, True, dropped, query, timings, llm.name)
+
+
+def names_a_hit(question: str, hits: Sequence[Hit]) -> bool:
+    """Whether ``question`` names one of the pages found ("summarise slide 3" and slide 3 was found).
+
+    Example:
+        >>> names_a_hit("Summarise slide 3", [Hit("deck.pptx", 3, 0.1, "", None, "d")])
+        True
+    """
+    refs = page_refs(question)
+    if not refs:
+        return False
+    wanted = set(refs.numbers) | ({1} if refs.first else set())
+    return any(h.page in wanted or wanted.intersection(h.labels) for h in hits)
+
+
+def with_layout(prompt: Prompt, hits: Sequence[Hit], words: Words) -> Prompt:
+    """``prompt`` with each source's visual rows (:func:`layout_rows` of its words), for extractive answers."""
+    sources = tuple(replace(s, layout=layout_rows(words(hits[s.n - 1]))) for s in prompt.sources)
+    return replace(prompt, sources=sources)
 
 
 def relevance(query: str, best_score: float) -> float:
@@ -250,6 +282,7 @@ class Chat:
     min_score: float | None = None
     min_relevance: float | None = None
     history: list[tuple[str, str]] = field(default_factory=list)
+    words: Words | None = None
     _topic: str = ""
 
     def ask(self, question: str, *, on_text: Callable[[str], None] | None = None) -> Answer:
@@ -265,6 +298,7 @@ class Chat:
             min_relevance=self.min_relevance,
             on_text=on_text,
             search_query=query,
+            words=self.words,
         )
         self.history.append((question, answer.text))
         return answer

@@ -393,6 +393,7 @@ class PageRAG:
             k=k,
             filter=to_filter(filters),
             min_relevance=self._min_relevance(min_relevance),
+            words=lambda hit: self.words(hit.doc_id, hit.page),
         )
         for question, answer in history or ():
             chat.rewrite(question)

@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 
 from pagerag.ingest.errors import ConfigError
 from pagerag.pipelines.llm.base import Prompt, Source, estimate_tokens
+from pagerag.pipelines.llm.extractive import NOT_ANSWERABLE
 from pagerag.retriever.types import Hit
 
-NOT_FOUND = "The sources do not answer this."
+NOT_FOUND = NOT_ANSWERABLE
 
 SYSTEM = (
     "You answer questions using only the numbered sources given to you.\n"

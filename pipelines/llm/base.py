@@ -24,6 +24,8 @@ class Source:
         text: the page text as put in the prompt (already capped).
         image_path: the rendered page image, if any.
         score: the retrieval score of the page.
+        layout: the page's visual rows from its word boxes, table cells split by ``" | "``
+            (:func:`pagerag.pipelines.llm.layout.layout_rows`; empty when unknown).
     """
 
     n: int
@@ -32,6 +34,7 @@ class Source:
     text: str
     image_path: Path | None = None
     score: float = 0.0
+    layout: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,12 @@
-"""The answer with no generation: the source sentences that best match the question.
+"""The answer with no generation: the shortest span of the sources that answers, cited.
 
-Each chosen sentence is quoted as it stands on its page and cited, so the answer
-never says anything the pages do not. Lines count as sentences too: slides,
-charts and tables (OCR text) rarely end their lines with a full stop.
+Candidate spans are the lines, sentences, table rows and table cells of each page
+(:mod:`pagerag.pipelines.llm.spans`). They are ranked by the question's words
+(weighted by how rare they are on these pages), the years it names, whether it asks
+for a number, and how short they are. The answer quotes the best span (and a second
+one when it answers another part of the question) as it stands on its page, so it
+never states a number that is not on the cited page; when no span is supported it
+says the pages do not answer.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pagerag.pipelines.llm.base import Prompt, estimate_tokens
+from pagerag.pipelines.llm.base import Prompt, Source, estimate_tokens
+from pagerag.pipelines.llm.spans import Span, page_lines, page_spans
+from pagerag.retriever.pagerefs import page_refs
 
+NOT_ANSWERABLE = "Not answerable from these pages."
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SENTENCE = re.compile(r"(?<=[.!?;。！？])\s+(?=[^a-z])")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 # Question words and fillers in the languages of the dev sets; content words carry the match.
 _STOP_TEXT = """
     a an the of in on at to for from by with and or as is are was were be been being it its this
@@ -30,25 +37,29 @@ _STOP_TEXT = """
     report el la los las de del en y o que por para con un una es se al lo como su sus qué cuál
     cuánto le les des du et est un une dans pour par sur au aux qui quel quelle ce cette der die das
     den dem des und ist im in mit von zu für auf ein eine welche welcher was wie
+    summarise summarize summary describe explain overview
 """
 _STOP = frozenset(
     unicodedata.normalize("NFKD", w).encode("ascii", "ignore").decode() for w in _STOP_TEXT.split()
 )
-
-
-_NUMBER_WORDS = ("how many", "how much", "what share", "percent", "%", "cuánt", "combien", "wie viel")
+_NUMBER_WORDS = (
+    "how many", "how much", "what share", "what percent", "percentage", "%", "what number", "how large",
+    "how long", "how old", "what year", "when", "cuánt", "combien", "wie viel", "wie hoch",
+)  # fmt: skip
+MIN_COVER = 0.1
+"""Share of the question's (rarity-weighted) words a span must hold, else the pages do not answer."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Unit:
-    n: int
-    index: int
-    text: str
+class _Scored:
+    score: float
+    cover: float
+    span: Span
     terms: frozenset[str]
 
 
 class ExtractiveLLM:
-    """Answers with the best-matching sentences of the sources, each cited as ``[n]``.
+    """Answers with the shortest source spans that answer the question, each cited as ``[n]``.
 
     Instant, offline and never inventing: the choice when no generative model is
     wanted or available (``--llm none``).
@@ -56,13 +67,13 @@ class ExtractiveLLM:
     Example:
         >>> llm = ExtractiveLLM()
         >>> "".join(llm.generate(prompt, stream=False))  # doctest: +SKIP
-        'Revenue reached $4.2M in 2023 [1].'
+        'Total 2023 revenue: $4.2M [1]'
     """
 
     name = "extractive"
     vision = False
 
-    def __init__(self, *, sentences: int = 3, context_tokens: int = 8192, max_new_tokens: int = 256) -> None:
+    def __init__(self, *, sentences: int = 2, context_tokens: int = 8192, max_new_tokens: int = 256) -> None:
         self.sentences = sentences
         self.context_tokens = context_tokens
         self.max_new_tokens = max_new_tokens
@@ -73,95 +84,113 @@ class ExtractiveLLM:
     def generate(self, prompt: Prompt, images: Sequence[Path] = (), *, stream: bool = True) -> Iterator[str]:
         chosen = self.select(prompt)
         if not chosen:
-            yield "The sources do not answer this."
+            yield NOT_ANSWERABLE
             return
-        parts = [f"{_trim(u.text)} [{u.n}]" for u in chosen]
+        parts = [f"{_trim(_quote(s))} [{s.n}]" for s in chosen]
         if stream:
             for i, part in enumerate(parts):
                 yield ("\n" if i else "") + part
         else:
             yield "\n".join(parts)
 
-    def select(self, prompt: Prompt) -> list[_Unit]:
-        """The sentences to quote, best first."""
+    def select(self, prompt: Prompt) -> list[Span]:
+        """The spans to quote, best first (empty: the pages do not answer)."""
+        named = _named_sources(prompt)
         query = _terms(prompt.question)
+        if named and len(query) <= 2:  # "summarise slide 3": the page's opening lines
+            return _opening(named[0], self.sentences)
         if not query:
             return []
-        units = [u for s in prompt.sources for u in _units(s.n, s.text)]
-        if not units:
+        if any(not _on_pages(year, prompt.sources) for year in set(_YEAR.findall(prompt.question))):
+            return []  # a year the question names is on none of the pages: any figure would be another year's
+        ranked = _rank(prompt, query, named)
+        if not ranked or ranked[0].cover < MIN_COVER:
             return []
-        df = Counter(t for u in units for t in u.terms)
-        idf = {t: math.log(1 + len(units) / df[t]) for t in query if df[t]}
-        if not idf:
-            return []
-        by_pos = {(u.n, u.index): u for u in units}
-        asked_numbers = set(_NUMBER.findall(prompt.question))
-        numeric_q = _asks_number(prompt.question)
-        scored: list[tuple[float, _Unit]] = []
-        for u in units:
-            own = sum(idf.get(t, 0.0) for t in u.terms)
-            if own <= 0:
-                continue
-            near = sum(
-                sum(idf.get(t, 0.0) for t in v.terms)
-                for v in (by_pos.get((u.n, u.index - 1)), by_pos.get((u.n, u.index + 1)))
-                if v is not None
-            )
-            score = own + 0.25 * near
-            if set(_NUMBER.findall(u.text)) - asked_numbers:  # a number the question does not hold
-                score *= 1.3 if numeric_q else 1.2
-            score *= 1.0 - 0.03 * (u.n - 1)  # earlier sources ranked higher by retrieval
-            scored.append((score, u))
-        if not scored:
-            return []
-        scored.sort(key=lambda x: -x[0])
-        best = scored[0][0]
-        picked = [u for s, u in scored[: self.sentences] if s >= 0.6 * best]
+        best = ranked[0]
+        picked = [best.span]
+        missing = set(query) - best.terms
+        for other in ranked[1:]:
+            if len(picked) >= self.sentences:
+                break
+            gain = missing & other.terms
+            if gain and other.score >= 0.5 * best.score and other.span.line != best.span.line:
+                picked.append(other.span)
+                missing -= other.terms
         return picked
+
+
+def _rank(prompt: Prompt, query: list[str], named: list[Source]) -> list[_Scored]:
+    spans = [s for src in prompt.sources for s in page_spans(src.n, src.text, src.layout)]
+    if not spans:
+        return []
+    lines = {(s.n, s.line): s for s in spans if s.kind in ("line", "row")}
+    line_terms = {key: frozenset(_terms(s.text)) for key, s in lines.items()}
+    df = Counter(t for terms in line_terms.values() for t in terms)
+    idf = {t: math.log(1 + len(line_terms) / df[t]) for t in set(query) if df[t]}
+    if not idf:
+        return []
+    total = sum(idf.values()) + sum(math.log(1 + len(line_terms)) for t in set(query) if t not in idf)
+    asked_numbers = set(_NUMBER.findall(prompt.question))
+    years = set(_YEAR.findall(prompt.question))
+    numeric = _asks_number(prompt.question)
+    named_n = {s.n for s in named}
+    out: list[_Scored] = []
+    for span in spans:
+        terms = frozenset(_terms(span.text))
+        context = frozenset(_terms(span.context)) - terms
+        match = sum(idf.get(t, 0.0) for t in terms) + 0.5 * sum(idf.get(t, 0.0) for t in context)
+        if match <= 0:
+            continue
+        cover = match / total
+        score = match
+        if terms <= set(query):  # says nothing the question does not: a heading, a label
+            score *= 0.3
+        prev = line_terms.get((span.n, span.line - 1), frozenset())
+        score += 0.2 * sum(idf.get(t, 0.0) for t in prev - terms)
+        if set(_NUMBER.findall(span.text)) - asked_numbers:  # states a number the question does not hold
+            score *= 1.4 if numeric else 1.15
+        elif numeric:
+            score *= 0.8
+        if years:
+            said = set(_YEAR.findall(span.text)) | set(_YEAR.findall(span.context))
+            score *= 1.2 if years <= said else 0.7 if said and not years & said else 1.0
+        words = sum(any(c.isalpha() for c in w) for w in span.text.split())  # values make no row long
+        score /= 1.0 + max(0, words - 12) / 25
+        score *= 1.0 - 0.04 * (span.n - 1)  # retrieval ranked earlier sources higher
+        if span.n in named_n:
+            score *= 1.3
+        out.append(_Scored(score, cover, span, terms | context))
+    out.sort(key=lambda s: (-s.score, s.span.n, s.span.line))
+    return out
+
+
+def _quote(span: Span) -> str:
+    """A table row is quoted with its column names (the years or dates its values are for)."""
+    dated = span.kind == "row" and _YEAR.search(span.context)
+    return f"{span.text} ({span.context})" if dated else span.text
+
+
+def _named_sources(prompt: Prompt) -> list[Source]:
+    """The sources whose page the question names ("slide 3", "page 12")."""
+    refs = page_refs(prompt.question)
+    if not refs:
+        return []
+    wanted = set(refs.numbers) | ({1} if refs.first else set())
+    return [s for s in prompt.sources if s.page in wanted]
+
+
+def _opening(source: Source, count: int) -> list[Span]:
+    lines = page_lines(source.text)[: max(count, 1) + 1]
+    return [Span(source.n, i, line, "", "line") for i, line in enumerate(lines)]
+
+
+def _on_pages(year: str, sources: Sequence[Source]) -> bool:
+    return any(year in _YEAR.findall(s.text) for s in sources)
 
 
 def _asks_number(question: str) -> bool:
     q = question.lower()
-    return any(
-        w in q for w in ("how many", "how much", "what share", "percent", "%", "cuánt", "combien", "wie viel")
-    )
-
-
-def _units(n: int, text: str) -> list[_Unit]:
-    """Sentences and lines of a page; very short lines join the next one (chart labels, table cells)."""
-    pieces: list[str] = []
-    carry = ""
-    for line in _lines(text):
-        for sentence in _SENTENCE.split(line):
-            sentence = sentence.strip()
-            if not sentence:
-                continue
-            joined = f"{carry} {sentence}".strip() if carry else sentence
-            if len(_WORD.findall(joined)) < 4:
-                carry = joined
-                continue
-            pieces.append(joined)
-            carry = ""
-    if carry:
-        pieces.append(carry)
-    return [_Unit(n, i, p, frozenset(_terms(p))) for i, p in enumerate(pieces)]
-
-
-def _lines(text: str) -> list[str]:
-    """Lines with wrapped prose re-joined: a long line that ends mid-sentence continues on the next."""
-    out: list[str] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            out.append("")
-            continue
-        prev = out[-1] if out else ""
-        wrapped = len(prev) >= 50 and not prev.endswith((".", "!", "?", ":", ";"))
-        if prev and (wrapped or line[0].islower()):
-            out[-1] = f"{prev} {line}"
-        else:
-            out.append(line)
-    return [line for line in out if line]
+    return any(w in q for w in _NUMBER_WORDS)
 
 
 def _terms(text: str) -> list[str]:
