@@ -35,6 +35,8 @@ from pagerag.retriever.types import EmbedderSpec, Embedding, Hit, Mode, SearchFi
 
 META_NAME = "index.json"
 META_VERSION = 1
+SCORE_DEPTH = 100
+"""How deep a query's own ranking is read for the score of a page it names ("slide 3")."""
 _CHANGED = "this version of pagerag gives those models other vectors (dimensions, pooling or storage changed)"
 
 
@@ -456,35 +458,43 @@ class PageIndex:
 
         The named pages are looked for in the document of the best hit (the one the question
         is about): first those printed with the number, then those at that position, each
-        group in the order of the same query restricted to them.
+        group in the order of the same query restricted to them. A named page keeps the score
+        it has in the query's own ranking (the restricted query's fused scores are on another
+        scale), looked up :data:`SCORE_DEPTH` deep; one ranked below that scores 0.
         """
         extra: list[Plan] = []
-        owner: list[int] = []
+        owner: list[tuple[int, bool]] = []  # (query, True: its own ranking read deeper for the scores)
         for i, (query, plan, found) in enumerate(zip(queries, plans, raw, strict=True)):
             refs = page_refs(query)
             if not refs or plan is None or not found:
                 continue
             top = found[0].payload
             in_doc = plan.where.and_(Eq("doc_id", str(top.get("doc_id", ""))))
-            if refs.numbers:
-                extra.append(Plan(plan.stage, in_doc.and_(AnyOf("labels", refs.numbers))))
-                owner.append(i)
+            named = [AnyOf("labels", refs.numbers)] if refs.numbers else []
             positions = refs.positions(int(top.get("page_count", 0)))
-            if positions:
-                extra.append(Plan(plan.stage, in_doc.and_(AnyOf("page", positions))))
-                owner.append(i)
+            named += [AnyOf("page", positions)] if positions else []
+            if named:
+                extra += [Plan(plan.stage, in_doc.and_(cond)) for cond in named]
+                extra.append(Plan(replace(plan.stage, limit=max(k, SCORE_DEPTH)), plan.where))
+                owner += [(i, False)] * len(named) + [(i, True)]
         if not extra:
             return
-        named: dict[int, list[Hit]] = {}
-        for i, found_named in zip(owner, self.store.query(extra), strict=True):
-            named.setdefault(i, []).extend(to_hit(s, self.images) for s in found_named)
-        for i, first in named.items():
+        first: dict[int, list[Hit]] = {}
+        scores: dict[int, dict[tuple[str, int], float]] = {}
+        for (i, ranking), found in zip(owner, self.store.query(extra), strict=True):
+            found_hits = [to_hit(s, self.images) for s in found]
+            if ranking:
+                scores[i] = {(h.doc_id, h.page): h.score for h in found_hits}
+            else:
+                first.setdefault(i, []).extend(found_hits)
+        for i, named_hits in first.items():
             seen: set[tuple[str, int]] = set()
             ordered: list[Hit] = []
-            for hit in [*first, *hits[i]]:
-                if (hit.doc_id, hit.page) not in seen:
-                    seen.add((hit.doc_id, hit.page))
-                    ordered.append(hit)
+            for hit in [*named_hits, *hits[i]]:
+                key = (hit.doc_id, hit.page)
+                if key not in seen:
+                    seen.add(key)
+                    ordered.append(replace(hit, score=scores[i].get(key, 0.0)))
             hits[i] = ordered[:k]
 
     def documents(self) -> list[DocumentInfo]:

@@ -101,3 +101,18 @@ def test_page_refs_can_be_switched_off_and_other_modes_ignore_them(tmp_path: Pat
         plain = index.search("Museums of the city in the photo on page 5", k=3)
         assert (plain[0].source, plain[0].page) == ("brochure.pdf", 6)  # the page whose text matches
         assert index.search("Museums of the city in the photo on page 5", k=3, mode="sparse")[0].page == 6
+
+
+def test_a_named_page_keeps_its_score_in_the_querys_own_ranking(tmp_path: Path) -> None:
+    question = "Museums of the city in the photo on page 5"
+    with PageIndex.open(
+        tmp_path / "plain", embedder=HashEmbedder(), recipe=HybridRecipe(page_refs=False)
+    ) as plain:
+        _brochure(plain)
+        own = {(h.source, h.page): h.score for h in plain.search(question, k=11)}
+    with PageIndex.open(tmp_path / "refs", embedder=HashEmbedder()) as index:
+        _brochure(index)
+        hits = index.search(question, k=11)
+    assert (hits[0].source, hits[0].page) == ("brochure.pdf", 7)  # printed "5": named, first
+    assert {(h.source, h.page): h.score for h in hits} == own  # every page scored as in its own ranking
+    assert hits[0].score not in (0.5, 1.0)  # not a fusion over the one named page
