@@ -79,6 +79,13 @@ def _default_embedder(models: Mapping[str, str] | None, device: str | None) -> E
         return _EMBEDDERS[key]
 
 
+def _every_role(built_with: Mapping[str, str]) -> dict[str, str]:
+    """An index's models with ``"none"`` for the roles it was built without (index.json leaves them out)."""
+    from pagerag.retriever.embedders.registry import NONE, ROLES
+
+    return {role: built_with.get(role, NONE) for role in ROLES}
+
+
 class _Shared:
     """One open store, shared by every handle of its index in this process."""
 
@@ -257,8 +264,9 @@ class PageIndex:
             embedder = _default_embedder(models or None, device)
         index_dir.mkdir(parents=True, exist_ok=True)
         built_with: dict[str, str] = dict(meta.get("models", {})) if meta else {}
+        every_role = _every_role(built_with)
         if meta and models:
-            differ = {r: n for r, n in models.items() if built_with.get(r) != n}
+            differ = {r: n for r, n in models.items() if every_role[r] != n}
             if differ:
                 raise CollectionMismatch(
                     f"{index_dir} was built with models {built_with}, not {dict(models)}: {REINDEX_HINT}"
@@ -280,12 +288,14 @@ class PageIndex:
         store, first = _acquire_store(key, opener)
         try:
             if embedder is None and meta and isinstance(meta.get("spec"), dict):
-                chosen = models if models else (built_with or None)
+                chosen = models if models else (every_role if built_with else None)
                 embedder = _LazyEmbedder(
                     lambda: _default_embedder(chosen, device), _spec_from_json(meta["spec"]), index_dir
                 )
             elif embedder is None:
-                embedder = _default_embedder(models if models else (built_with or None), device)
+                embedder = _default_embedder(
+                    models if models else (every_role if built_with else None), device
+                )
             spec = embedder.spec
             if meta and meta.get("spec") != _spec_json(spec):
                 same_names = built_with == dict(spec.models)

@@ -196,3 +196,16 @@ def test_two_handles_ingesting_at_once_take_turns(index: Path, tmp_path: Path) -
     assert {"note0.pdf", "note1.pdf"} <= {d.source for d in first.documents()}
     first.close()
     second.close()
+
+
+def test_an_index_built_without_a_multi_model_reopens(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _pdf(docs / "ferry.pdf", "The harbour ferry leaves at 07:40 every weekday.")
+    with PageRAG.open(tmp_path / "idx", models={"multi": "none"}) as rag:
+        rag.ingest(docs)
+        assert rag.models == {"dense": "e5-small", "sparse": "bm25"}
+    with PageRAG.open(tmp_path / "idx") as again:  # was: "other vectors" (the default multi model filled in)
+        assert again.search("harbour ferry")[0].source == "ferry.pdf"
+    with PageRAG.open(tmp_path / "idx", models={"multi": "none"}) as same:
+        assert same.search("ferry weekday")[0].source == "ferry.pdf"
