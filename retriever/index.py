@@ -266,7 +266,7 @@ class PageIndex:
         built_with: dict[str, str] = dict(meta.get("models", {})) if meta else {}
         every_role = _every_role(built_with)
         if meta and models:
-            differ = {r: n for r, n in models.items() if every_role[r] != n}
+            differ = {r: n for r, n in models.items() if every_role.get(r) != n}
             if differ:
                 raise CollectionMismatch(
                     f"{index_dir} was built with models {built_with}, not {dict(models)}: {REINDEX_HINT}"
