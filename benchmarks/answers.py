@@ -1,153 +1,109 @@
-"""Answer accuracy of the offline answerers on a query set with reference answers.
+"""Answer accuracy and answer time of an answerer on a query set with reference answers.
 
-Two settings: ``gold`` gives the model the query's gold pages only (the answer step
-alone), ``retrieved`` gives it the index's top-k pages for the query over the whole
-corpus (the system as users run it). Scores: normalised token F1 and exact-contains
-(``pagerag.pipelines.evaluation.metrics``), plus ``numbers``: the share of the
-reference's numbers that the answer states, and ``cites gold``: the answer cites a
-gold page.
+Runs the answer step as ``pagerag eval --answers`` does (the same scores: token F1,
+contains, numbers, cites gold, MMLongBench-Doc's rules, per answer type; with the
+retrieved pages and with the gold pages), on an index that already holds the
+documents, and measures the answer time *on top of the search*: each query is
+searched once, then answered from those hits (page layout from the word boxes,
+prompt, answer) with the clock running only around the answer.
 
-Usage (index built first with ``pagerag ingest DOCS --index INDEX``)::
+``--llm`` takes any spec of ``pagerag ask`` (``extractive``, ``openai:MODEL`` with
+``--llm-url``, ...) or ``file:PATH.py``: an older answerer module with an
+``ExtractiveLLM`` class (for a before/after on the same metrics).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/answers.py ../shared/devset/queries.jsonl \
-        --index .pagerag-devset --llm none,gemma-270m --settings gold,retrieved --k 3
+Usage::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/answers.py ../shared/devset/queries.jsonl \\
+        --docs ../shared/devset/docs --index /tmp/devset-index --llm extractive --k 3
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import re
+import importlib.util
+import statistics
 import sys
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from pagerag.ingest.catalog import Catalog
 from pagerag.pipelines.answer import ask
-from pagerag.pipelines.evaluation.metrics import exact_contains, token_f1
+from pagerag.pipelines.core import PageRAG
+from pagerag.pipelines.evaluation.metrics import percentile
+from pagerag.pipelines.evaluation.queries import load_queries
+from pagerag.pipelines.evaluation.report import answer_tables
+from pagerag.pipelines.evaluation.runner import evaluate
+from pagerag.pipelines.evaluation.summary import summarise
 from pagerag.pipelines.llm import build_llm
 from pagerag.retriever.types import Hit, SearchFilter
 
-_NUM = re.compile(r"\d+(?:[.,]\d+)?")
-_CITE = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 
+class _Fixed:
+    """Returns hits found before: the answer step timed without the search."""
 
-@dataclass
-class GoldIndex:
-    """Returns the query's gold pages (the retriever taken out of the measurement)."""
-
-    pages: dict[tuple[str, int], Hit]
-    gold: list[tuple[str, int]]
+    def __init__(self, hits: list[Hit], best: float) -> None:
+        self.hits, self.best = hits, best
 
     def search_scored(
         self, query: str, *, k: int = 10, filter: SearchFilter | None = None
     ) -> tuple[list[Hit], float]:
-        hits = self.search(query, k=k, filter=filter)
-        return hits, hits[0].score if hits else 0.0
-
-    def search(self, query: str, *, k: int = 10, filter: SearchFilter | None = None) -> list[Hit]:
-        return [self.pages[key] for key in self.gold if key in self.pages][:k]
+        return self.hits[:k], self.best
 
 
-def numbers_recall(answer: str, reference: str) -> float | None:
-    wanted = {n.replace(",", ".") for n in _NUM.findall(reference)}
-    if not wanted:
-        return None
-    got = {n.replace(",", ".") for n in _NUM.findall(answer)}
-    return len(wanted & got) / len(wanted)
+def _llm(spec: str, url: str | None) -> Any:
+    if spec.startswith("file:"):
+        path = Path(spec[5:])
+        loaded = importlib.util.spec_from_file_location("answerer_under_test", path)
+        assert loaded is not None and loaded.loader is not None
+        module = importlib.util.module_from_spec(loaded)
+        sys.modules[loaded.name] = module  # dataclasses look their module up
+        loaded.loader.exec_module(module)
+        return module.ExtractiveLLM()
+    return build_llm(spec, url=url, cache_dir=Path.home() / ".cache" / "pagerag", threads=1)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("queries", type=Path)
-    parser.add_argument("--index", type=Path, required=True)
-    parser.add_argument("--llm", default="none,gemma-270m")
-    parser.add_argument("--settings", default="gold,retrieved")
-    parser.add_argument("--k", type=int, default=3)
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "pagerag")
-    parser.add_argument("--limit", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("docs/bench/answers.md"))
-    parser.add_argument("--jsonl", type=Path, default=None, help="per-query answers")
+    parser.add_argument("--docs", type=Path, required=True)
+    parser.add_argument("--index", type=Path, required=True, help="an index holding the documents")
+    parser.add_argument("--llm", default="extractive")
+    parser.add_argument("--llm-url", default=None)
+    parser.add_argument("--k", type=int, default=3, help="pages given to the answer step (pagerag ask: 3)")
+    parser.add_argument("--pages", default="retrieved,gold")
+    parser.add_argument("--repeat", type=int, default=3, help="timed answers per query")
     args = parser.parse_args()
 
-    queries = [json.loads(line) for line in args.queries.read_text().splitlines() if line.strip()]
-    queries = [q for q in queries if q.get("answer")][: args.limit or None]
-    catalog = Catalog.open(args.index)
-    if True:
-        pages = {
-            (p.source, p.page): Hit(p.source, p.page, 1.0, p.text, p.image_path, p.doc_id)
-            for d in catalog.documents()
-            for p in catalog.pages(d.doc_id)
-        }
-    rows: list[tuple[str, str, dict[str, float]]] = []
-    records = []
-    for spec in args.llm.split(","):
-        started = time.perf_counter()
-        llm = build_llm(spec, cache_dir=args.cache, threads=1)
-        load = time.perf_counter() - started
-        for setting in args.settings.split(","):
-            index = None
-            if setting == "retrieved":
-                from pagerag.retriever.index import PageIndex
-
-                index = PageIndex.open(args.index)
-            scores: dict[str, list[float]] = {k: [] for k in ("f1", "contains", "numbers", "cites_gold", "s")}
-            for q in queries:
-                gold = [(q["doc"], p) for p in q["pages"]]
-                searcher = index if index is not None else GoldIndex(pages, gold)
-                t = time.perf_counter()
-                answer = ask(
-                    q["query"],
-                    index=searcher,
-                    llm=llm,
-                    k=args.k,
-                    words=lambda h: catalog.words(h.doc_id, h.page),
-                )
-                seconds = time.perf_counter() - t
-                text = _CITE.sub(" ", answer.text)
-                scores["f1"].append(token_f1(text, q["answer"]))
-                scores["contains"].append(exact_contains(text, q["answer"]))
-                nr = numbers_recall(text, q["answer"])
-                if nr is not None:
-                    scores["numbers"].append(nr)
-                scores["cites_gold"].append(float(any((c.source, c.page) in gold for c in answer.citations)))
-                scores["s"].append(seconds)
-                records.append({"llm": spec, "setting": setting, "id": q["id"], "answer": answer.text})
-                print(f"{spec} {setting} {q['id']} f1={scores['f1'][-1]:.2f} {seconds:.1f}s", file=sys.stderr)
-            if index is not None:
-                index.close()
-            means = {key: sum(v) / len(v) if v else 0.0 for key, v in scores.items()}
-            means["load"] = load
-            rows.append((spec, setting, means))
-    _write(args, rows, len(queries))
-    if args.jsonl:
-        args.jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    return 0
-
-
-def _write(args: argparse.Namespace, rows: list[tuple[str, str, dict[str, float]]], n: int) -> None:
-    lines = [
-        "| answerer | pages given | token F1 | contains | numbers | cites gold | s/query | load s |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for spec, setting, m in rows:
-        given = "gold pages" if setting == "gold" else f"top-{args.k} retrieved (hybrid, corpus)"
-        lines.append(
-            f"| {spec} | {given} | {m['f1']:.3f} | {m['contains']:.3f} | {m['numbers']:.3f} "
-            f"| {m['cites_gold']:.3f} | {m['s']:.1f} | {m['load']:.0f} |"
+    llm = _llm(args.llm, args.llm_url)
+    query_set = load_queries(args.queries)
+    with PageRAG.open(args.index) as rag:
+        result = evaluate(
+            query_set,
+            args.docs,
+            rag=rag,
+            modes=["hybrid"],
+            llm=llm,
+            answer_k=args.k,
+            answer_pages=args.pages.split(","),
+            ingest=False,
         )
-    table = "\n".join(lines)
-    print(table)
-    header = (
-        f"\n<!-- {args.queries} ({n} queries), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"{platform.processor() or platform.machine()}, command: {' '.join(sys.argv)} -->\n"
+        timings = []
+        for q in result.query_set.queries:
+            if not q.answer:
+                continue
+            hits, best = rag.index.search_scored(q.query, k=args.k)
+            fixed = _Fixed(hits, best)
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                ask(q.query, index=fixed, llm=llm, k=args.k, words=lambda h: rag.words(h.doc_id, h.page))
+                timings.append((time.perf_counter() - start) * 1000)
+    print(answer_tables([summarise(r) for r in result.runs]))
+    print(
+        f"\nanswer time on top of the search ({len(timings)} answers): p50 {percentile(timings, 50):.1f} ms, "
+        f"p95 {percentile(timings, 95):.1f} ms, mean {statistics.fmean(timings):.1f} ms"
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("a", encoding="utf-8") as out:
-        out.write(header + table + "\n")
+    print(f"command: {' '.join(sys.argv)}")
+    return 0
 
 
 if __name__ == "__main__":

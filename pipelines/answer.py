@@ -185,7 +185,7 @@ def names_a_hit(question: str, hits: Sequence[Hit]) -> bool:
 
 
 def with_layout(prompt: Prompt, hits: Sequence[Hit], words: Words) -> Prompt:
-    """``prompt`` with each source's visual rows (:func:`layout_rows` of its words), for extractive answers."""
+    """``prompt`` with each source's visual rows (:func:`layout_rows` of its words) for extractive answers."""
     sources = tuple(replace(s, layout=layout_rows(words(hits[s.n - 1]))) for s in prompt.sources)
     return replace(prompt, sources=sources)
 

@@ -1,7 +1,8 @@
 """`pagerag eval`: measure retrieval (and answers) on a query set; compare two runs.
 
 pagerag eval QUERIES.jsonl --docs DIR [--index DIR] [--modes hybrid,dense,sparse]
-             [--scope corpus|doc] [-k 10] [--answers] [--llm SPEC] [--json] [--report FILE.md]
+             [--scope corpus|doc] [-k 10] [--answers] [--llm SPEC] [--llm-url URL]
+             [--answer-pages retrieved,gold] [--json] [--report FILE.md]
 pagerag eval --compare A.json B.json [--json]
 """
 
@@ -78,6 +79,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--llm-url", default=None, help="OpenAI-compatible server (default $PAGERAG_LLM_URL)")
     parser.add_argument("--answer-k", type=int, default=5, help="pages given to the answer step (default 5)")
+    parser.add_argument(
+        "--answer-pages",
+        default="retrieved,gold",
+        help="what the answer step reads: retrieved (the system), gold (each query's gold pages: the "
+        "answerer alone), or both (default retrieved,gold)",
+    )
     parser.add_argument(
         "--no-ingest",
         action="store_true",
@@ -167,6 +174,7 @@ def _evaluate(args: argparse.Namespace, modes: list[Mode], models: dict[str, str
             k=args.k,
             llm=llm,
             answer_k=args.answer_k,
+            answer_pages=[p.strip() for p in args.answer_pages.split(",") if p.strip()],
             progress=None if args.quiet else _progress(err),
             show_ingest=show,
             ingest=not args.no_ingest,

@@ -141,34 +141,70 @@ def exact_contains(prediction: str, reference: str) -> float:
     return 1.0 if f" {' '.join(ref)} " in f" {' '.join(answer_tokens(prediction))} " else 0.0
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_CITE = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
+
+
+def numbers_recall(prediction: str, reference: str) -> float | None:
+    """Share of the reference's numbers that the answer states (None: the reference has none).
+
+    Decimal commas count as points ("2,7" is "2.7"); citation markers are no numbers.
+
+    Example:
+        >>> numbers_recall("47 and 389,933 [1]", "47 at launch, 389,933 by 2011")
+        0.6666666666666666
+    """
+    wanted = {n.replace(",", ".") for n in _NUMBER.findall(reference)}
+    if not wanted:
+        return None
+    got = {n.replace(",", ".") for n in _NUMBER.findall(_CITE.sub(" ", prediction))}
+    return len(wanted & got) / len(wanted)
+
+
 @dataclass(frozen=True, slots=True)
 class AnswerScore:
     """Scores of one generated answer against the reference and the gold pages.
 
-    ``citation_precision`` is None when the answer cites nothing (no precision to speak of).
+    ``citation_precision`` is None when the answer cites nothing (no precision to speak of);
+    ``numbers`` is None when the reference holds no number. ``mmlb`` is MMLongBench-Doc's
+    score (:mod:`pagerag.pipelines.evaluation.mmlongbench`) for the reference's ``answer_type``.
     """
 
     f1: float
     contains: float
     citation_precision: float | None
     cited: int
+    numbers: float | None = None
+    cites_gold: float = 0.0
+    mmlb: float = 0.0
+    answer_type: str = "str"
 
 
-def score_answer(prediction: str, reference: str, cited: Sequence[str], gold: Iterable[str]) -> AnswerScore:
-    """Score one answer: token F1, exact-contains and the share of cited pages that are gold.
+def score_answer(
+    prediction: str, reference: str, cited: Sequence[str], gold: Iterable[str], *, question: str = ""
+) -> AnswerScore:
+    """Score one answer: token F1, exact-contains, numbers, gold citations and MMLongBench-Doc's rules.
 
     Args:
         prediction: the generated answer text.
         reference: the reference answer.
         cited: page keys the answer cites (see :func:`page_key`).
         gold: the query's gold page keys.
+        question: the question (a number it holds is not taken as the answer's number).
     """
+    from pagerag.pipelines.evaluation import mmlongbench
+
     unique = list(dict.fromkeys(cited))
     gold_set = set(gold)
     precision = sum(key in gold_set for key in unique) / len(unique) if unique else None
+    text = _CITE.sub(" ", prediction)
     return AnswerScore(
-        f1=token_f1(prediction, reference),
-        contains=exact_contains(prediction, reference),
+        f1=token_f1(text, reference),
+        contains=exact_contains(text, reference),
         citation_precision=precision,
         cited=len(unique),
+        numbers=numbers_recall(text, reference),
+        cites_gold=1.0 if gold_set.intersection(unique) else 0.0,
+        mmlb=mmlongbench.score(prediction, reference, question=question),
+        answer_type=mmlongbench.answer_type(reference),
     )

@@ -11,14 +11,19 @@ from rich.table import Table
 
 from pagerag.pipelines.evaluation.metrics import METRICS
 from pagerag.pipelines.evaluation.queries import QueryProblem
-from pagerag.pipelines.evaluation.summary import BREAKDOWNS, PRIMARY, Comparison, Summary
+from pagerag.pipelines.evaluation.summary import BREAKDOWNS, PRIMARY, AnswerSummary, Comparison, Summary
 
 _LABELS = {"ndcg@5": "nDCG@5", "recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr@10": "MRR@10"}
 _SIZE_PARTS = ("vectors", "images", "catalog")
 _ANSWER_NOTE = (
-    "F1: token F1 after NFKC, case folding, punctuation removal and dropping a/an/the; "
-    "contains: the normalised reference appears as a contiguous token run in the answer; "
-    "citation precision: share of cited pages that are gold pages, over answers that cite."
+    "pages: retrieved = the system (hybrid search, then the answer step), gold = the query's gold pages "
+    "given (the answer step alone); F1: token F1 after NFKC, case folding, punctuation removal and dropping "
+    "a/an/the (citation markers removed); contains: the normalised reference appears as a contiguous token "
+    "run in the answer; numbers: share of the reference's numbers the answer states (references with "
+    "numbers); cites gold: share of answers citing a gold page; MMLB: MMLongBench-Doc's scoring rules on "
+    "the answer's first line (numbers with tolerance, lists, strings by ANLS, 'Not answerable'); "
+    "n/a: share of answers saying the pages do not answer; citation precision: share of cited pages "
+    "that are gold, over answers that cite."
 )
 
 
@@ -49,25 +54,66 @@ def _breakdown_rows(summaries: Sequence[Summary], attr: str) -> tuple[list[str],
     return header, rows
 
 
-def _answer_rows(summaries: Sequence[Summary]) -> tuple[list[str], list[list[str]]]:
-    header = ["retrieval", "n", "token F1", "contains", "citation precision", "cites", "errors", "p50 s"]
-    rows = []
+def _answer_summaries(summaries: Sequence[Summary]) -> list[tuple[str, AnswerSummary]]:
+    out = []
     for s in summaries:
-        a = s.answers
-        if a is not None:
-            rows.append(
-                [
-                    s.mode,
-                    str(a.n),
-                    f"{a.f1:.3f}",
-                    f"{a.contains:.3f}",
-                    f"{a.citation_precision:.3f}",
-                    f"{a.cited_rate:.0%}",
-                    str(a.errors),
-                    f"{a.seconds_p50:.1f}",
-                ]
-            )
+        for a in (s.answers, s.gold_answers):
+            if a is not None:
+                out.append((s.mode if a.pages == "retrieved" else "-", a))
+    return out
+
+
+def _answer_rows(summaries: Sequence[Summary]) -> tuple[list[str], list[list[str]]]:
+    header = [
+        "pages",
+        "retrieval",
+        "n",
+        "token F1",
+        "contains",
+        "numbers",
+        "cites gold",
+        "MMLB",
+        "n/a",
+        "citation precision",
+        "errors",
+        "p50 ms",
+    ]
+    rows = [
+        [
+            a.pages,
+            mode,
+            str(a.n),
+            f"{a.f1:.3f}",
+            f"{a.contains:.3f}",
+            f"{a.numbers:.3f}",
+            f"{a.cites_gold:.3f}",
+            f"{a.mmlb:.3f}",
+            f"{a.not_answerable:.3f}",
+            f"{a.citation_precision:.3f}",
+            str(a.errors),
+            f"{a.seconds_p50 * 1000:.1f}",
+        ]
+        for mode, a in _answer_summaries(summaries)
+    ]
     return header, rows
+
+
+def _answer_type_rows(summaries: Sequence[Summary]) -> tuple[list[str], list[list[str]]]:
+    header = ["pages", "answer type", "n", "MMLB", "token F1", "numbers"]
+    rows = [
+        [a.pages, kind, str(n), f"{mmlb:.3f}", f"{f1:.3f}", f"{numbers:.3f}"]
+        for _mode, a in _answer_summaries(summaries)
+        for kind, (n, mmlb, f1, numbers) in a.by_type.items()
+    ]
+    return header, rows
+
+
+def answer_tables(summaries: Sequence[Summary]) -> str:
+    """The answer scores as Markdown: one row per setting, then one per setting and answer type."""
+    header, rows = _answer_rows(summaries)
+    if not rows:
+        return ""
+    return f"{_md_table(header, rows)}\n\n{_md_table(*_answer_type_rows(summaries))}"
 
 
 def cost_lines(info: Mapping[str, Any]) -> list[str]:
@@ -119,6 +165,7 @@ def render(
     header, rows = _answer_rows(summaries)
     if rows:
         _print_table(console, "answers", header, rows)
+        _print_table(console, "answers by type", *_answer_type_rows(summaries))
         console.print(f"[dim]{_ANSWER_NOTE}[/dim]")
     for line in cost_lines(info):
         console.print(line)
@@ -158,6 +205,7 @@ def to_json(
                     for attr, groups in s.breakdown.items()
                 },
                 "answers": asdict(s.answers) if s.answers else None,
+                "gold_answers": asdict(s.gold_answers) if s.gold_answers else None,
                 "run_file": (run_files or {}).get(s.mode),
             }
             for s in summaries
@@ -208,6 +256,7 @@ def to_markdown(
     header, rows = _answer_rows(summaries)
     if rows:
         out += ["## answers", "", _md_table(header, rows), "", _ANSWER_NOTE, ""]
+        out += ["## answers by type", "", _md_table(*_answer_type_rows(summaries)), ""]
     if problems:
         out += ["## set aside", "", *(f"- {p}" for p in problems), ""]
     return "\n".join(out)

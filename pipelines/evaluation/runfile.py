@@ -53,6 +53,8 @@ class QueryRun:
     latency_ms: float
     error: str = ""
     answer: AnswerRecord | None = None
+    gold_answer: AnswerRecord | None = None
+    """The answer from the query's gold pages alone (the answer step without retrieval)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,18 +113,22 @@ def load_run(path: Path) -> ModeRun:
 def _query_run(item: dict[str, Any]) -> QueryRun:
     q = item["query"]
     query = EvalQuery(**{**q, "pages": tuple(int(p) for p in q["pages"])})
-    answer = item.get("answer")
     return QueryRun(
         query=query,
         hits=tuple(RankedPage(str(h["source"]), int(h["page"]), float(h["score"])) for h in item["hits"]),
         latency_ms=float(item["latency_ms"]),
         error=str(item.get("error", "")),
-        answer=None
-        if answer is None
-        else AnswerRecord(
-            text=str(answer["text"]),
-            cited=tuple((str(s), int(p)) for s, p in answer.get("cited", ())),
-            seconds=float(answer.get("seconds", 0.0)),
-            error=str(answer.get("error", "")),
-        ),
+        answer=_answer(item.get("answer")),
+        gold_answer=_answer(item.get("gold_answer")),
+    )
+
+
+def _answer(answer: dict[str, Any] | None) -> AnswerRecord | None:
+    if answer is None:
+        return None
+    return AnswerRecord(
+        text=str(answer["text"]),
+        cited=tuple((str(s), int(p)) for s, p in answer.get("cited", ())),
+        seconds=float(answer.get("seconds", 0.0)),
+        error=str(answer.get("error", "")),
     )

@@ -112,6 +112,48 @@ def canonical_ties(hits: Sequence[RankedPage]) -> tuple[RankedPage, ...]:
     return tuple(out)
 
 
+ANSWER_PAGES = ("retrieved", "gold")
+"""What the answer step reads: the retrieved pages (the system), or the gold pages (the answerer alone)."""
+
+
+class GoldPages:
+    """A searcher that returns the query's gold pages: the answer step measured without retrieval.
+
+    Example:
+        >>> gold = GoldPages({("a.pdf", 2): hit})  # doctest: +SKIP
+        >>> gold.of(query).search_scored("anything")[0]  # doctest: +SKIP
+    """
+
+    def __init__(self, pages: Mapping[tuple[str, int], Hit]) -> None:
+        self.pages = dict(pages)
+        self.wanted: list[tuple[str, int]] = []
+
+    def of(self, query: EvalQuery) -> GoldPages:
+        """This searcher, set to answer with ``query``'s gold pages."""
+        self.wanted = [(query.doc, p) for p in query.pages]
+        return self
+
+    def search_scored(
+        self, query: str, *, k: int = 10, filter: SearchFilter | None = None
+    ) -> tuple[list[Hit], float]:
+        hits = [self.pages[key] for key in self.wanted if key in self.pages][:k]
+        return hits, float("inf") if hits else 0.0  # given pages are relevant by definition
+
+
+def gold_pages(rag: PageRAG, queries: Sequence[EvalQuery]) -> GoldPages:
+    """The gold pages of ``queries`` as hits, read from the index's page catalog."""
+    from pagerag.ingest.catalog import Catalog
+
+    wanted = {q.doc for q in queries}
+    pages: dict[tuple[str, int], Hit] = {}
+    with Catalog.open(rag.index_dir) as catalog:
+        for doc in catalog.documents():
+            if doc.source in wanted:
+                for p in catalog.pages(doc.doc_id):
+                    pages[(p.source, p.page)] = Hit(p.source, p.page, 1.0, p.text, p.image_path, p.doc_id)
+    return GoldPages(pages)
+
+
 def run_answers(
     index: Any,
     queries: Sequence[EvalQuery],
@@ -120,8 +162,20 @@ def run_answers(
     scope: str = "corpus",
     k: int = 5,
     progress: Progress | None = None,
+    words: Any = None,
+    gold: GoldPages | None = None,
 ) -> dict[str, AnswerRecord]:
     """Run the answer step (``pagerag.pipelines.answer.ask``) for every query with a reference answer.
+
+    Args:
+        index: the searcher (``PageIndex``).
+        queries: the queries; those without a reference answer are skipped.
+        llm: the answer model.
+        scope: ``corpus`` or ``doc``.
+        k: pages given to the answer step.
+        progress: called after each query.
+        words: a page's word boxes (``PageRAG.words`` of a hit): table rows for the extractive answerer.
+        gold: answer from each query's gold pages instead of searching ``index``.
 
     Returns:
         query id -> the answer text, the (source, page) pairs it cites, its time or its error.
@@ -133,13 +187,20 @@ def run_answers(
     for done, query in enumerate(todo, start=1):
         start = time.perf_counter()
         try:
-            answer = ask(query.query, index=index, llm=llm, k=k, filter=scope_filter(query, scope))
+            answer = ask(
+                query.query,
+                index=index if gold is None else gold.of(query),
+                llm=llm,
+                k=k,
+                filter=scope_filter(query, scope) if gold is None else None,
+                words=words,
+            )
             cited = tuple((h.source, int(h.page)) for h in _cited_hits(answer))
             out[query.id] = AnswerRecord(str(answer.text), cited, time.perf_counter() - start)
         except PageragError as exc:
             out[query.id] = AnswerRecord("", (), time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
         if progress:
-            progress("answers", done, len(todo))
+            progress("answers" if gold is None else "answers (gold pages)", done, len(todo))
     return out
 
 
@@ -151,9 +212,14 @@ def _cited_hits(answer: Any) -> Sequence[Hit]:
     return []
 
 
-def attach_answers(run: ModeRun, answers: Mapping[str, AnswerRecord]) -> ModeRun:
-    """The run with each query's answer record attached (queries without one keep None)."""
-    items = tuple(replace(item, answer=answers.get(item.query.id)) for item in run.queries)
+def attach_answers(
+    run: ModeRun, answers: Mapping[str, AnswerRecord], gold: Mapping[str, AnswerRecord] | None = None
+) -> ModeRun:
+    """The run with each query's answer records attached (queries without one keep None)."""
+    items = tuple(
+        replace(item, answer=answers.get(item.query.id), gold_answer=(gold or {}).get(item.query.id))
+        for item in run.queries
+    )
     return replace(run, queries=items)
 
 
@@ -176,6 +242,7 @@ def evaluate(
     k: int = 10,
     llm: Any = None,
     answer_k: int = 5,
+    answer_pages: Sequence[str] = ANSWER_PAGES,
     ingest_options: IngestOptions | None = None,
     progress: Progress | None = None,
     show_ingest: bool = False,
@@ -193,6 +260,7 @@ def evaluate(
         k: hits kept per query.
         llm: an LLM for the answer step; None skips it. Answers go with the hybrid run (else the first).
         answer_k: pages the answer step reads.
+        answer_pages: ``retrieved`` (the system), ``gold`` (the answerer given the gold pages), or both.
         ingest_options: ``IngestOptions`` (None: defaults).
         progress: called after each query.
         show_ingest: show ingestion's progress bar.
@@ -241,9 +309,24 @@ def evaluate(
         for m in modes
     ]
     if llm is not None and runs:
-        answers = run_answers(index, query_set.queries, llm=llm, scope=scope, k=answer_k, progress=progress)
+        unknown = set(answer_pages) - set(ANSWER_PAGES)
+        if unknown:
+            raise ConfigError(f"answer pages {sorted(unknown)}: expected {' or '.join(ANSWER_PAGES)}")
+        common: dict[str, Any] = {
+            "llm": llm,
+            "scope": scope,
+            "k": answer_k,
+            "progress": progress,
+            "words": lambda hit: rag.words(hit.doc_id, hit.page),
+        }
+        answers = run_answers(index, query_set.queries, **common) if "retrieved" in answer_pages else {}
+        gold = (
+            run_answers(index, query_set.queries, gold=gold_pages(rag, query_set.queries), **common)
+            if "gold" in answer_pages
+            else {}
+        )
         at = next((i for i, r in enumerate(runs) if r.mode == "hybrid"), 0)
-        runs[at] = attach_answers(runs[at], answers)
+        runs[at] = attach_answers(runs[at], answers, gold)
     return Evaluation(query_set, tuple(runs), info)
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from pagerag.pipelines.evaluation.metrics import (
     METRICS,
+    AnswerScore,
     mean_metrics,
     page_key,
     percentile,
@@ -48,6 +49,12 @@ class AnswerSummary:
         cited_rate: share of answers citing at least one page.
         errors: answers that failed.
         seconds_p50: median answer time.
+        numbers: mean share of the reference's numbers the answer states (references with numbers).
+        cites_gold: share of answers citing a gold page.
+        mmlb: mean MMLongBench-Doc score (numbers with tolerance, lists, strings by ANLS).
+        not_answerable: share of answers saying the pages do not answer.
+        pages: ``retrieved`` (the system) or ``gold`` (the query's gold pages given: the answerer alone).
+        by_type: answer type (``int``, ``float``, ``str``, ``list``, ``none``) -> (n, mmlb, F1, numbers).
     """
 
     n: int
@@ -57,6 +64,12 @@ class AnswerSummary:
     cited_rate: float
     errors: int
     seconds_p50: float
+    numbers: float = 0.0
+    cites_gold: float = 0.0
+    mmlb: float = 0.0
+    not_answerable: float = 0.0
+    pages: str = "retrieved"
+    by_type: dict[str, tuple[int, float, float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +87,7 @@ class Summary:
     per_query: dict[str, dict[str, float]]
     breakdown: dict[str, tuple[Group, ...]]
     answers: AnswerSummary | None = None
+    gold_answers: AnswerSummary | None = None
 
 
 def gold_keys(item: QueryRun) -> list[str]:
@@ -120,29 +134,65 @@ def summarise(run: ModeRun) -> Summary:
         per_query=per_query,
         breakdown=breakdown,
         answers=summarise_answers(run.queries),
+        gold_answers=summarise_answers(run.queries, pages="gold"),
     )
 
 
-def summarise_answers(items: Sequence[QueryRun]) -> AnswerSummary | None:
-    """Answer scores over queries with a reference answer; None when no answers were run."""
-    answered = [item for item in items if item.answer is not None and item.query.answer]
+def summarise_answers(items: Sequence[QueryRun], *, pages: str = "retrieved") -> AnswerSummary | None:
+    """Answer scores over queries with a reference answer; None when no answers were run.
+
+    Args:
+        items: the run's queries.
+        pages: ``retrieved`` scores the answers from retrieved pages, ``gold`` those from the gold pages.
+    """
+    from pagerag.pipelines.evaluation.mmlongbench import says_not_answerable
+
+    records = [(item, item.answer if pages == "retrieved" else item.gold_answer) for item in items]
+    answered = [(item, rec) for item, rec in records if rec is not None and item.query.answer]
     if not answered:
         return None
     scores = []
-    for item in answered:
-        assert item.answer is not None
-        cited = [page_key(s, p) for s, p in item.answer.cited]
-        scores.append(score_answer(item.answer.text, item.query.answer, cited, gold_keys(item)))
+    for item, rec in answered:
+        cited = [page_key(s, p) for s, p in rec.cited]
+        scores.append(
+            score_answer(rec.text, item.query.answer, cited, gold_keys(item), question=item.query.query)
+        )
     precisions = [s.citation_precision for s in scores if s.citation_precision is not None]
+    refused = [says_not_answerable(rec.text) for _item, rec in answered]
+    by_type: dict[str, tuple[int, float, float, float]] = {}
+    for kind in sorted({s.answer_type for s in scores}):
+        group = [s for s in scores if s.answer_type == kind]
+        by_type[kind] = (
+            len(group),
+            _mean(s.mmlb for s in group),
+            _mean(s.f1 for s in group),
+            _numbers(group),
+        )
     return AnswerSummary(
         n=len(scores),
         f1=statistics.fmean(s.f1 for s in scores),
         contains=statistics.fmean(s.contains for s in scores),
         citation_precision=statistics.fmean(precisions) if precisions else 0.0,
         cited_rate=len(precisions) / len(scores),
-        errors=sum(1 for item in answered if item.answer is not None and item.answer.error),
-        seconds_p50=percentile([item.answer.seconds for item in answered if item.answer is not None], 50),
+        errors=sum(1 for _item, rec in answered if rec.error),
+        seconds_p50=percentile([rec.seconds for _item, rec in answered], 50),
+        numbers=_numbers(scores),
+        cites_gold=_mean(s.cites_gold for s in scores),
+        mmlb=_mean(s.mmlb for s in scores),
+        not_answerable=_mean(float(r) for r in refused),
+        pages=pages,
+        by_type=by_type,
     )
+
+
+def _mean(values: Iterable[float]) -> float:
+    found = list(values)
+    return statistics.fmean(found) if found else 0.0
+
+
+def _numbers(scores: Sequence[AnswerScore]) -> float:
+    """Mean numbers recall over the answers whose reference holds a number (0.0 when none does)."""
+    return _mean(s.numbers for s in scores if s.numbers is not None)
 
 
 @dataclass(frozen=True, slots=True)
