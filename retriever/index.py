@@ -25,6 +25,7 @@ from typing import Any
 from pagerag.ingest.errors import CollectionMismatch, ConfigError, IndexClosed
 from pagerag.ingest.types import DocumentInfo, Page
 from pagerag.retriever.embedders.base import Embedder
+from pagerag.retriever.language import query_language
 from pagerag.retriever.pagerefs import page_refs
 from pagerag.retriever.recipe import DEFAULT_RECIPE, HybridRecipe
 from pagerag.retriever.search import build_stage, to_hit, to_where
@@ -430,8 +431,9 @@ class PageIndex:
         if embeddings is None:
             embeddings = self.embedder.embed_queries(list(queries))
         plans: list[Plan | None] = []
-        for emb, flt in zip(embeddings, per_query, strict=True):
-            stage = build_stage(emb, self.spec, mode=mode, k=k, recipe=recipe)
+        for text, emb, flt in zip(queries, embeddings, per_query, strict=True):
+            lang = query_language(text) if recipe.languages else None
+            stage = build_stage(emb, self.spec, mode=mode, k=k, recipe=recipe, lang=lang)
             plans.append(None if stage is None else Plan(stage, to_where(flt, sources)))
         todo = [p for p in plans if p is not None]
         results = iter(self.store.query(todo))

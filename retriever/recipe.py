@@ -12,8 +12,15 @@ The final fusion is DBSF by default (``Fusion.Dbsf``: each list's scores scaled 
 own mean +- 3 std, then summed), because score fusion keeps how much better the top
 pages are, which rank fusion throws away: on devset-long it gains about 0.025 nDCG@5
 over RRF, and pure MaxSim order is worse than BM25 alone (docs/bench/quality.md).
+With ``languages`` (the default), the English-only MaxSim is kept to English queries on English
+pages, and the multilingual dense vector takes its place elsewhere (per-prefetch ``lang`` filters)::
+
+    English query:  final fusion of [MaxSim-ranked English pages, sparse, dense of the other pages]
+    other language: final fusion of [sparse prefetch, dense prefetch]
+
 Every step is a native Qdrant query (``Prefetch``, ``Fusion.Rrf`` with weights,
-``Fusion.Dbsf``, multi-vector ``Nearest`` with MaxSim), in qdrant-edge 0.9 and the server.
+``Fusion.Dbsf``, multi-vector ``Nearest`` with MaxSim, payload filters per prefetch), in
+qdrant-edge 0.9 and the server. DBSF has no weights in Qdrant: a list of weight n takes part n times.
 """
 
 from __future__ import annotations
@@ -35,11 +42,16 @@ class HybridRecipe:
         weights: RRF weights of the dense, sparse and pooled first stages.
         final: weights (maxsim, sparse, dense) of a last fusion of the MaxSim-ranked
             candidates with the sparse and dense prefetches; None: the order is pure MaxSim.
-            DBSF has no weights in Qdrant: there a weight only says whether a list takes part (0 or 1).
+            DBSF has no weights in Qdrant: there a weight is how many times a list takes part (whole numbers).
         final_fusion: ``"dbsf"`` (score fusion) or ``"rrf"`` (rank fusion with ``rrf_k`` and weights).
         page_refs: pages the query names ("the chart on page 17", "the cover") come first, matched
             by printed number and by position within the best hit's document
             (:mod:`pagerag.retriever.pagerefs`).
+        languages: when the multi-vector model reads English only (MiniLM) and the query's language
+            is known (:func:`pagerag.retriever.language.query_language`), MaxSim ranks only the
+            pages where query and page are both English (or the page's language is unknown); on the
+            others the multilingual dense list takes its place in the final fusion, with its weight.
+            A query in another language is ranked by the final fusion of BM25 and dense alone.
 
     Example:
         >>> HybridRecipe(prefetch=100).rerank_limit
@@ -53,6 +65,7 @@ class HybridRecipe:
     final: tuple[float, float, float] | None = (1.0, 1.0, 0.0)
     final_fusion: Literal["dbsf", "rrf"] = "dbsf"
     page_refs: bool = True
+    languages: bool = True
 
     def __post_init__(self) -> None:
         if self.prefetch < 1 or (self.rerank is not None and self.rerank < 1) or self.rrf_k < 1:
@@ -62,8 +75,10 @@ class HybridRecipe:
                 raise ConfigError(f"recipe: {name} must be non-negative with one above 0 ({ws})")
         if self.final_fusion not in ("dbsf", "rrf"):
             raise ConfigError(f"recipe: final_fusion must be 'dbsf' or 'rrf', not {self.final_fusion!r}")
-        if self.final_fusion == "dbsf" and self.final and any(w not in (0.0, 1.0) for w in self.final):
-            raise ConfigError(f"recipe: DBSF takes no weights; final must be 0s and 1s ({self.final})")
+        if self.final_fusion == "dbsf" and self.final and any(w != round(w) for w in self.final):
+            raise ConfigError(
+                f"recipe: DBSF weights are whole numbers (times a list takes part): {self.final}"
+            )
 
     @property
     def rerank_limit(self) -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pagerag.ingest.errors import ConfigError
+from pagerag.retriever.language import ENGLISH, english_only, same_language
 from pagerag.retriever.recipe import DEFAULT_RECIPE, HybridRecipe
 from pagerag.retriever.store.base import (
     INT_PAYLOAD,
@@ -48,8 +49,12 @@ def build_stage(
     mode: Mode = "hybrid",
     k: int = 10,
     recipe: HybridRecipe = DEFAULT_RECIPE,
+    lang: str | None = None,
 ) -> Stage | None:
     """The query plan for one embedded query; None when the query cannot match anything.
+
+    ``lang`` is the query's language (:func:`pagerag.retriever.language.query_language`),
+    None when unknown; with the recipe's ``languages`` it decides which signals rank which pages.
 
     Raises:
         ConfigError: unknown mode, or a mode that needs a vector the models do not produce.
@@ -83,6 +88,22 @@ def build_stage(
             return None
         return Stage(multi, k, (Stage(pooled, n),)) if spec.pooled else Stage(multi, k)
 
+    if mode == "fusion" or multi is None:
+        return _hybrid(dense, sparse, pooled, None, spec, k, n, recipe)
+    if recipe.languages and lang and recipe.final is not None and english_only(spec.models.get("multi", "")):
+        return _across_languages(dense, sparse, pooled, multi, spec, k, n, recipe, lang)
+    return _hybrid(dense, sparse, pooled, multi, spec, k, n, recipe)
+
+
+def _first_stage(
+    dense: Nearest,
+    sparse: Nearest | None,
+    pooled: Nearest | None,
+    spec: EmbedderSpec,
+    n: int,
+    recipe: HybridRecipe,
+) -> tuple[Rrf, tuple[Stage, ...]] | None:
+    """The RRF of the prefetches (dense, sparse, pooled multi) and the prefetches."""
     firsts = [(dense, recipe.weights[0]), (sparse, recipe.weights[1])]
     if spec.pooled is not None:
         firsts.append((pooled, recipe.weights[2]))
@@ -91,24 +112,87 @@ def build_stage(
         return None
     weights = tuple(w for _, w in used)
     rrf = Rrf(recipe.rrf_k, None if all(w == 1.0 for w in weights) else weights)
-    prefetch = tuple(Stage(q, n) for q, _ in used)
-    if mode == "fusion" or multi is None:
+    return rrf, tuple(Stage(q, n) for q, _ in used)
+
+
+def _hybrid(
+    dense: Nearest,
+    sparse: Nearest | None,
+    pooled: Nearest | None,
+    multi: Nearest | None,
+    spec: EmbedderSpec,
+    k: int,
+    n: int,
+    recipe: HybridRecipe,
+) -> Stage | None:
+    """Fusion of the prefetches, then (with ``multi``) the MaxSim rerank and the final fusion."""
+    first = _first_stage(dense, sparse, pooled, spec, n, recipe)
+    if first is None:
+        return None
+    rrf, prefetch = first
+    if multi is None:
         return Stage(rrf, k, prefetch)
     rerank = max(recipe.rerank_limit, k)
     if recipe.final is None:
         return Stage(multi, k, (Stage(rrf, rerank, prefetch),))
     ranked = Stage(multi, rerank, (Stage(rrf, rerank, prefetch),))
-    finals = [(ranked, recipe.final[0]), (sparse, recipe.final[1]), (dense, recipe.final[2])]
-    stages = [
-        (st if isinstance(st, Stage) else Stage(st, n), w) for st, w in finals if st is not None and w > 0
+    w_multi, w_sparse, w_dense = recipe.final
+    return _final([(ranked, w_multi), (_top(sparse, n), w_sparse), (Stage(dense, n), w_dense)], k, recipe)
+
+
+def _across_languages(
+    dense: Nearest,
+    sparse: Nearest | None,
+    pooled: Nearest | None,
+    multi: Nearest,
+    spec: EmbedderSpec,
+    k: int,
+    n: int,
+    recipe: HybridRecipe,
+    lang: str,
+) -> Stage | None:
+    """The hybrid plan when the multi-vector model reads English only and the query's language is known.
+
+    MaxSim ranks the pages only where query and page are both in English (or the page's language
+    is unknown); elsewhere the multilingual dense list takes its place, with its weight. BM25 stays
+    on every page: names, numbers and technical terms match across languages.
+    """
+    assert recipe.final is not None
+    w_multi, w_sparse, w_dense = recipe.final
+    top_sparse, top_dense = _top(sparse, n), Stage(dense, n)
+    if lang != ENGLISH:
+        return _final([(top_sparse, w_sparse), (top_dense, w_dense + w_multi)], k, recipe)
+    english = Where((AnyOf("lang", same_language(ENGLISH)),))
+    others = Where(must_not=english.must)
+    first = _first_stage(dense, sparse, pooled, spec, n, recipe)
+    if first is None:
+        return None
+    rrf, prefetch = first
+    rerank = max(recipe.rerank_limit, k)
+    ranked = Stage(multi, rerank, (Stage(rrf, rerank, prefetch),), english)
+    lists = [
+        (ranked, w_multi),
+        (top_sparse, w_sparse),
+        (top_dense, w_dense),
+        (Stage(dense, n, where=others), w_multi),
     ]
-    final_weights = tuple(w for _, w in stages)
-    fusion: Rrf | Dbsf = (
-        Dbsf()  # no weights in Qdrant: a weight above 0 only says that a list takes part
-        if recipe.final_fusion == "dbsf"
-        else Rrf(recipe.rrf_k, None if all(w == 1.0 for w in final_weights) else final_weights)
+    return _final(lists, k, recipe)
+
+
+def _top(query: Nearest | None, n: int) -> Stage | None:
+    return None if query is None else Stage(query, n)
+
+
+def _final(lists: list[tuple[Stage | None, float]], k: int, recipe: HybridRecipe) -> Stage:
+    """The final fusion of weighted ranked lists (those of weight 0 or without a query left out)."""
+    used = [(st, w) for st, w in lists if st is not None and w > 0]
+    if recipe.final_fusion == "dbsf":
+        # DBSF has no weights in Qdrant: a list of weight n takes part n times.
+        return Stage(Dbsf(), k, tuple(st for st, w in used for _ in range(round(w))))
+    weights = tuple(w for _, w in used)
+    return Stage(
+        Rrf(recipe.rrf_k, None if all(w == 1.0 for w in weights) else weights), k, tuple(st for st, _ in used)
     )
-    return Stage(fusion, k, tuple(st for st, _ in stages))
 
 
 def parse_value(key: str, value: str) -> str | int:

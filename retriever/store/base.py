@@ -111,6 +111,10 @@ class Where:
     def and_(self, *conds: Cond) -> Where:
         return Where(self.must + conds, self.must_not)
 
+    def both(self, other: Where) -> Where:
+        """The points matching this and ``other``."""
+        return Where(self.must + other.must, self.must_not + other.must_not)
+
     def matches_nothing(self) -> bool:
         return any(isinstance(c, AnyOf) and not c.values for c in self.must)
 
@@ -153,11 +157,16 @@ class Dbsf:
 
 @dataclass(frozen=True, slots=True)
 class Stage:
-    """One stage of a plan: its prefetches run first, then ``query`` ranks their union."""
+    """One stage of a plan: its prefetches run first, then ``query`` ranks their union.
+
+    ``where`` narrows this stage and its prefetches further than the plan's filter (the pages
+    of one language, for a signal that only works there).
+    """
 
     query: Nearest | Rrf | Dbsf
     limit: int
     prefetch: tuple[Stage, ...] = ()
+    where: Where = Where()
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,15 +81,16 @@ class Engine:
 
     def request(self, plan: Plan) -> Any:
         """One query request: the plan's stages, each filtered by its ``where``."""
-        return self.models.QueryRequest(**self._stage(plan.stage, self.filter(plan.where)), with_payload=True)
+        return self.models.QueryRequest(**self._stage(plan.stage, plan.where), with_payload=True)
 
-    def _stage(self, stage: Stage, flt: Any) -> dict[str, Any]:
-        prefetch = [self.models.Prefetch(**self._stage(p, flt)) for p in stage.prefetch]
+    def _stage(self, stage: Stage, where: Where) -> dict[str, Any]:
+        where = where.both(stage.where)
+        prefetch = [self.models.Prefetch(**self._stage(p, where)) for p in stage.prefetch]
         return {
             **self._query(stage.query),
             "limit": stage.limit,
             self.prefetch_key: prefetch or None,
-            "filter": flt,
+            "filter": self.filter(where),
         }
 
     def _query(self, q: Nearest | Rrf | Dbsf) -> dict[str, Any]:

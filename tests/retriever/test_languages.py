@@ -1,0 +1,114 @@
+"""Query language and the language-aware hybrid plan: an English-only MaxSim only where it can read."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from pagerag.ingest.types import DocumentInfo, Page
+from pagerag.retriever.index import PageIndex
+from pagerag.retriever.language import english_only, query_language
+from pagerag.retriever.recipe import HybridRecipe
+from pagerag.retriever.search import build_stage
+from pagerag.retriever.store.base import AnyOf, Dbsf, Stage
+
+from .conftest import OpenIndex  # noqa: TID251 (the test package, not the bare source folder)
+from .fakes import HashEmbedder  # noqa: TID251 (the test package, not the bare source folder)
+
+
+@pytest.mark.parametrize(
+    ("query", "lang"),
+    [
+        ("What is the mean petal length of Iris virginica in the chart?", "eng"),
+        ("How many wine samples belong to class 1?", "eng"),
+        ("Wie viele Mitarbeiter hatte die Firma im Jahr 2020?", "deu"),
+        ("Quelle est la part des exportations dans le total?", "fra"),
+        ("¿Cuántas toneladas de crustáceos se exportaron en 2007?", "spa"),
+        ("Hoeveel pakketten zijn er in de distributie en wat is het doel?", "nld"),
+        ("如何安装软件包", "chi_sim"),
+        ("패키지를 설치하는 방법", "kor"),
+        ("Как установить пакет", "rus"),
+        ("revenue 2020", None),  # keywords: no function words, unknown
+        ("", None),
+    ],
+)
+def test_query_language(query: str, lang: str | None) -> None:
+    assert query_language(query) == lang
+
+
+def test_english_only_models() -> None:
+    assert english_only("minilm-tokens")
+    assert not english_only("e5-tokens") and not english_only("jina-colbert-v2:/models/x")
+
+
+def _spec(multi: str = "minilm-tokens") -> HashEmbedder:
+    emb = HashEmbedder()
+    emb._spec = replace(emb.spec, models={**emb.spec.models, "multi": multi})
+    return emb
+
+
+def _walk(stage: Stage) -> list[Stage]:
+    return [stage, *(s for p in stage.prefetch for s in _walk(p))]
+
+
+def test_english_query_keeps_maxsim_on_english_pages_and_dense_on_the_others() -> None:
+    emb = _spec()
+    q = emb.embed_queries(["how many packages"])[0]
+    st = build_stage(q, emb.spec, k=5, lang="eng")
+    assert st is not None and isinstance(st.query, Dbsf)
+    ranked, sparse, others = st.prefetch
+    assert ranked.query.using == "multi" and ranked.where.must == (AnyOf("lang", ("eng", "en", "")),)  # type: ignore[union-attr]
+    assert sparse.query.using == "sparse" and sparse.where.must == ()  # type: ignore[union-attr]
+    assert others.query.using == "dense" and others.where.must_not == ranked.where.must  # type: ignore[union-attr]
+
+
+def test_other_language_query_fuses_sparse_and_dense_without_maxsim() -> None:
+    emb = _spec()
+    q = emb.embed_queries(["wie viele Pakete"])[0]
+    st = build_stage(q, emb.spec, k=5, lang="deu")
+    assert st is not None and isinstance(st.query, Dbsf)
+    assert [s.query.using for s in st.prefetch] == ["sparse", "dense"]  # type: ignore[union-attr]
+    assert all(getattr(s.query, "using", "") != "multi" for s in _walk(st))
+
+
+def test_plan_is_unchanged_for_unknown_language_multilingual_model_or_languages_off() -> None:
+    emb = _spec()
+    q = emb.embed_queries(["revenue"])[0]
+    plain = build_stage(q, emb.spec, k=5)
+    assert build_stage(q, emb.spec, k=5, recipe=HybridRecipe(languages=False), lang="deu") == plain
+    multilingual = _spec("e5-tokens")
+    assert build_stage(q, multilingual.spec, k=5, lang="deu") == build_stage(q, multilingual.spec, k=5)
+    assert all(s.where.must == () and s.where.must_not == () for s in _walk(plain))  # type: ignore[arg-type]
+
+
+def test_dbsf_weights_repeat_lists() -> None:
+    emb = _spec()
+    q = emb.embed_queries(["revenue"])[0]
+    st = build_stage(q, emb.spec, k=5, recipe=HybridRecipe(final=(2.0, 1.0, 1.0), languages=False))
+    assert st is not None
+    assert [s.query.using for s in st.prefetch[1:]] == ["multi", "sparse", "dense"]  # type: ignore[union-attr]
+
+
+def _pages(doc_id: str, source: str, lang: str, texts: list[str]) -> tuple[DocumentInfo, list[Page]]:
+    pages = [Page(doc_id, source, i, len(texts), t, lang=lang) for i, t in enumerate(texts, 1)]
+    return DocumentInfo(doc_id, source, len(texts)), pages
+
+
+def test_language_plans_run_on_both_backends(open_index: OpenIndex) -> None:
+    """Per-stage language filters are valid queries on qdrant-edge and on qdrant-client."""
+    index: PageIndex = open_index(embedder=_spec())
+    for doc_id, source, lang, texts in (
+        ("en", "guide.pdf", "eng", ["how to build a package with the tools", "the upload queue"]),
+        ("de", "anleitung.pdf", "deu", ["wie man ein Paket baut", "die Warteschlange"]),
+        ("xx", "scan.pdf", "", ["package"]),
+    ):
+        doc, pages = _pages(doc_id, source, lang, texts)
+        index.write(doc, pages)
+        index.publish(doc_id)
+    english = index.search("How do I build a package with the tools?", k=5)
+    assert english[0].source == "guide.pdf"
+    assert {h.source for h in english} == {"guide.pdf", "anleitung.pdf", "scan.pdf"}  # all languages ranked
+    german = index.search("Wie baut man ein Paket?", k=5)
+    assert german[0].source == "anleitung.pdf"
+    assert {h.source for h in german} == {"guide.pdf", "anleitung.pdf", "scan.pdf"}
