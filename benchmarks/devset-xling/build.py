@@ -49,6 +49,7 @@ PACKAGES = {
     "debian-faq": "11.1",
     "debian-faq-de": "11.1",
     "debian-faq-fr": "11.1",
+    "debian-faq-ko": "11.1",
     "debian-faq-nl": "11.1",
     "debian-reference-de": "2.100",
     "debian-reference-zh-cn": "2.100",
@@ -56,6 +57,7 @@ PACKAGES = {
     "python3-sklearn": "1.2.1+dfsg-1",
     "python3-skimage": "0.19.3-8",
     "fonts-dejavu-core": "2.37-6",
+    "fonts-nanum": "20200506-1",
 }
 
 FONT = "usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -127,6 +129,42 @@ def scan(src: pymupdf.Document, seed: int) -> pymupdf.Document:
         new = out.new_page(width=page.rect.width, height=page.rect.height)
         new.insert_image(new.rect, stream=buf.getvalue())
     return out
+
+
+def html_pdf(pages: list[Path], font_dir: Path, font_file: str, rtl: bool = False) -> pymupdf.Document:
+    """Lay out HTML chapters on A4 pages with MuPDF's Story (shaping and bidi included)."""
+    body = ""
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        m = re.search(r"<body[^>]*>(.*)</body>", text, re.S)
+        part = m.group(1) if m else text
+        for junk in (
+            r'<div id="banner">.*?</div>',
+            r'<p id="title">.*?</p>',
+            r'<ul class="docnav.*?</ul>',
+            r'<div class="navheader".*?</div>',
+            r'<div class="navfooter".*?</div>\s*</div>',
+            r"<img[^>]*>",
+        ):
+            part = re.sub(junk, "", part, flags=re.S)
+        body += part
+    direction = "direction: rtl; text-align: right;" if rtl else ""
+    css = (
+        f"@font-face {{font-family: F; src: url({font_file});}} * {{font-family: F;}} "
+        f"body {{font-size: 10.5pt; line-height: 1.35; {direction}}} pre, code, tt {{font-size: 9pt;}} "
+        "h1 {font-size: 17pt;} h2 {font-size: 14pt;} h3 {font-size: 12pt;}"
+    )
+    story = pymupdf.Story(html=body, user_css=css, archive=pymupdf.Archive(str(font_dir)))
+    buf = io.BytesIO()
+    writer = pymupdf.DocumentWriter(buf)
+    more = True
+    while more:
+        device = writer.begin_page(pymupdf.paper_rect("a4"))
+        more, _ = story.place(pymupdf.Rect(56, 56, 539, 786))
+        story.draw(device)
+        writer.end_page()
+    writer.close()
+    return pymupdf.open("pdf", buf.getvalue())
 
 
 # --- pages built around an image -------------------------------------------------------
@@ -401,9 +439,30 @@ def build(out: Path, debs: Path) -> dict[str, object]:
     scanned("debian-faq-de-scan.pdf", faq.format("de"), [(33, 42)], 17, "debian-faq-de pp. 33-42 (ch. 6-7) as a scan")
     ranges("debian-faq-nl.pdf", faq.format("nl"), [(15, 26)], "debian-faq-nl pp. 15-26 (ch. 3-4)")
     ranges("debian-faq-fr.pdf", faq.format("fr"), [(45, 54)], "debian-faq-fr pp. 45-54 (ch. 8-9)")
-    ranges("debian-faq-en.pdf", faq.format("en"), [(9, 12), (61, 68)], "debian-faq (English) pp. 9-12, 61-68 (ch. 1, 12-13)")
+    ranges("debian-faq-en.pdf", faq.format("en"), [(9, 12), (61, 68)], "debian-faq (English) pp. 9-12, 61-68 (ch. 1, 12-14)")
     ranges("debian-reference-de.pdf", ref.format("de"), [(132, 140), (165, 170)], "debian-reference-de pp. 132-140, 165-170 (ch. 5, 8)")
     ranges("debian-reference-zh-cn.pdf", ref.format("zh-cn"), [(100, 118)], "debian-reference-zh-cn pp. 100-118 (ch. 3-4)")
+    faq_ko = root / "usr/share/doc/debian/FAQ/ko"
+    save(
+        html_pdf(
+            [faq_ko / f"{c}.ko.html" for c in ("software", "kernel", "customizing")],
+            root / "usr/share/fonts/truetype/nanum",
+            "NanumGothic.ttf",
+        ),
+        out / "debian-faq-ko.pdf",
+    )
+    docs["debian-faq-ko.pdf"] = "debian-faq-ko HTML ch. 5, 10, 11 laid out as PDF"
+    hb_fa = root / HANDBOOK / "fa-IR"
+    save(
+        html_pdf(
+            [hb_fa / f"sect.{c}.html" for c in ("computer-layers", "kernel-role-and-tasks", "user-space")],
+            font.parent,
+            font.name,
+            rtl=True,
+        ),
+        out / "handbook-fa.pdf",
+    )
+    docs["handbook-fa.pdf"] = "debian-handbook fa-IR appendix B.3-B.5 (partly translated) laid out as PDF"
     plates(
         "handbook-figures-fr.pdf",
         handbook_figures(
