@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pagerag.pipelines.llm.base import Prompt, Source, estimate_tokens
-from pagerag.pipelines.llm.spans import Span, page_lines, page_spans
+from pagerag.pipelines.llm.spans import LAYOUT_START as _LAYOUT_START
+from pagerag.pipelines.llm.spans import MAX_TITLE_WORDS, Span, page_lines, page_spans
 from pagerag.retriever.pagerefs import page_refs
 
 NOT_ANSWERABLE = "Not answerable from these pages."
@@ -46,8 +47,14 @@ _NUMBER_WORDS = (
     "how many", "how much", "what share", "what percent", "percentage", "%", "what number", "how large",
     "how long", "how old", "what year", "when", "cuánt", "combien", "wie viel", "wie hoch",
 )  # fmt: skip
+_LOCATION = re.compile(
+    r"\b(?:find|locate|which|what)\b(?:\s+\w+){0,2}?\s+(?:page|slide)s?\b|\bon which (?:page|slide)\b",
+    re.IGNORECASE,
+)
 MIN_COVER = 0.1
 """Share of the question's (rarity-weighted) words a span must hold, else the pages do not answer."""
+TOPIC_WEIGHT = 0.35
+"""Weight of a question word found on every source: it names the document, not the answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +80,7 @@ class ExtractiveLLM:
     name = "extractive"
     vision = False
 
-    def __init__(self, *, sentences: int = 2, context_tokens: int = 8192, max_new_tokens: int = 256) -> None:
+    def __init__(self, *, sentences: int = 3, context_tokens: int = 8192, max_new_tokens: int = 256) -> None:
         self.sentences = sentences
         self.context_tokens = context_tokens
         self.max_new_tokens = max_new_tokens
@@ -87,6 +94,10 @@ class ExtractiveLLM:
             yield NOT_ANSWERABLE
             return
         parts = [f"{_trim(_quote(s))} [{s.n}]" for s in chosen]
+        if _LOCATION.search(prompt.question) and not page_refs(prompt.question):  # "find the slide that ..."
+            where = prompt.sources[chosen[0].n - 1]
+            kind = "Slide" if where.source.lower().endswith((".pptx", ".ppt", ".key", ".odp")) else "Page"
+            parts.insert(0, f"{kind} {where.page} [{where.n}]")
         if stream:
             for i, part in enumerate(parts):
                 yield ("\n" if i else "") + part
@@ -113,9 +124,17 @@ class ExtractiveLLM:
             if len(picked) >= self.sentences:
                 break
             gain = missing & other.terms
-            if gain and other.score >= 0.5 * best.score and other.span.line != best.span.line:
+            apart = other.span.text not in best.span.text and best.span.text not in other.span.text
+            same_page = other.span.n == best.span.n and apart
+            if gain and same_page and other.score >= 0.5 * best.score:
                 picked.append(other.span)
                 missing -= other.terms
+        if len(picked) == 1 and best.span.kind == "cell":  # the row the cell is read from, as evidence
+            row = next(
+                (s.span for s in ranked if s.span.kind == "row" and s.span.line == best.span.line), None
+            )
+            if row is not None:
+                picked.append(row)
         return picked
 
 
@@ -129,6 +148,10 @@ def _rank(prompt: Prompt, query: list[str], named: list[Source]) -> list[_Scored
     idf = {t: math.log(1 + len(line_terms) / df[t]) for t in set(query) if df[t]}
     if not idf:
         return []
+    on_pages = Counter(t for n in {key[0] for key in line_terms} for t in _page_terms(line_terms, n))
+    pages = len({key[0] for key in line_terms})
+    if pages > 1:  # words on every page name the document's topic, not the answer
+        idf = {t: w * (TOPIC_WEIGHT if on_pages[t] == pages else 1.0) for t, w in idf.items()}
     total = sum(idf.values()) + sum(math.log(1 + len(line_terms)) for t in set(query) if t not in idf)
     asked_numbers = set(_NUMBER.findall(prompt.question))
     years = set(_YEAR.findall(prompt.question))
@@ -147,16 +170,22 @@ def _rank(prompt: Prompt, query: list[str], named: list[Source]) -> list[_Scored
             score *= 0.3
         prev = line_terms.get((span.n, span.line - 1), frozenset())
         score += 0.2 * sum(idf.get(t, 0.0) for t in prev - terms)
-        if set(_NUMBER.findall(span.text)) - asked_numbers:  # states a number the question does not hold
+        stated = set(_NUMBER.findall(span.text))
+        if stated - asked_numbers:  # states a number the question does not hold
             score *= 1.4 if numeric else 1.15
+            if stated & asked_numbers and span.kind in ("row", "cell"):  # the row the question picks
+                score *= 1.3
         elif numeric:
             score *= 0.8
+        title = span.line in (0, _LAYOUT_START) and len(span.text.split()) <= MAX_TITLE_WORDS
+        if title or span.kind == "header":  # a page's title and a table's column names rarely answer
+            score *= 0.6
         if years:
             said = set(_YEAR.findall(span.text)) | set(_YEAR.findall(span.context))
             score *= 1.2 if years <= said else 0.7 if said and not years & said else 1.0
         words = sum(any(c.isalpha() for c in w) for w in span.text.split())  # values make no row long
         score /= 1.0 + max(0, words - 12) / 25
-        score *= 1.0 - 0.04 * (span.n - 1)  # retrieval ranked earlier sources higher
+        score *= 1.0 - min(0.05 * (span.n - 1), 0.5)  # retrieval ranked earlier sources higher
         if span.n in named_n:
             score *= 1.3
         out.append(_Scored(score, cover, span, terms | context))
@@ -168,6 +197,10 @@ def _quote(span: Span) -> str:
     """A table row is quoted with its column names (the years or dates its values are for)."""
     dated = span.kind == "row" and _YEAR.search(span.context)
     return f"{span.text} ({span.context})" if dated else span.text
+
+
+def _page_terms(line_terms: dict[tuple[int, int], frozenset[str]], n: int) -> set[str]:
+    return {t for (m, _line), terms in line_terms.items() if m == n for t in terms}
 
 
 def _named_sources(prompt: Prompt) -> list[Source]:
@@ -195,7 +228,17 @@ def _asks_number(question: str) -> bool:
 
 def _terms(text: str) -> list[str]:
     words = (_fold(w) for w in _WORD.findall(text))
-    return [stem(w) for w in words if w not in _STOP and (len(w) > 1 or w.isdigit())]
+    return [_WORD_FORMS.get(w, stem(w)) for w in words if w not in _STOP and (len(w) > 1 or w.isdigit())]
+
+
+# "the third postulate" is numbered "3-" on the page; "September 30" is "Sept. 30" in a table header.
+_ORDINALS = "first second third fourth fifth sixth seventh eighth ninth tenth"
+_MONTHS = "january february march april may june july august september october november december"
+_WORD_FORMS = {
+    **{w: str(i) for i, w in enumerate(_ORDINALS.split(), start=1)},
+    **{m: m[:3] for m in _MONTHS.split()},
+    "sept": "sep",
+}
 
 
 def _fold(word: str) -> str:

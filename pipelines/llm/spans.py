@@ -21,8 +21,11 @@ _VALUE = re.compile(r"^[(\-–$€£¥]*\d[\d.,]*\s?(?:%|[MBKk]|bn|m)?\)?[*]?$|^
 _WORDS = re.compile(r"\w+")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _LEADER = re.compile(r"\s*(?:\.\s?){4,}\s*")
-_LAYOUT = 100_000  # line numbers of layout rows, apart from the text's lines
-MAX_HEADER_GAP = 8
+LAYOUT_START = 100_000
+"""Line numbers of the layout's rows start here, apart from the text's lines."""
+MAX_TITLE_WORDS = 15
+"""A first line this short is the page's title (context for its other lines); a longer one is prose."""
+MAX_HEADER_GAP = 30
 """Lines between a row and its header: tables rarely run longer under one header on a page."""
 
 
@@ -35,7 +38,7 @@ class Span:
         line: the index of its line on the page (neighbours and order).
         text: what the answer quotes.
         context: words that qualify it without being quoted (a row's header, the page title).
-        kind: ``"line"``, ``"sentence"``, ``"row"`` or ``"cell"``.
+        kind: ``"line"``, ``"sentence"``, ``"header"`` (a table's column names), ``"row"`` or ``"cell"``.
     """
 
     n: int
@@ -50,8 +53,10 @@ def page_spans(n: int, text: str, layout: str = "") -> list[Span]:
     spans = _spans(n, page_lines(text), 0)
     if layout:
         seen = {s.text for s in spans}
-        rows = _spans(n, [" ".join(line.split()) for line in layout.splitlines() if line.strip()], _LAYOUT)
-        rows = [s for s in rows if s.kind in ("row", "cell") and s.text not in seen]
+        rows = _spans(
+            n, _wrapped_labels([" ".join(line.split()) for line in layout.splitlines()]), LAYOUT_START
+        )
+        rows = [s for s in rows if s.kind in ("header", "row", "cell") and s.text not in seen]
         drawn = [_flat(s.text) for s in rows if s.kind == "row"]
         # a text line that a drawn row holds whole is that row without its values
         spans = [s for s in spans if s.kind != "line" or not any(_flat(s.text) in r for r in drawn)]
@@ -59,12 +64,26 @@ def page_spans(n: int, text: str, layout: str = "") -> list[Span]:
     return spans
 
 
+def _wrapped_labels(lines: list[str]) -> list[str]:
+    """Visual rows with a wrapped row label joined: "Exportaciones totales" + "pesqueras | 895 | ..."."""
+    out: list[str] = []
+    for line in lines:
+        if not line:
+            continue
+        prev = out[-1] if out else ""
+        if prev and "|" not in prev and "|" in line and line[0].islower() and len(prev.split()) <= 6:
+            out[-1] = f"{prev} {line}"
+        else:
+            out.append(line)
+    return out
+
+
 def _flat(text: str) -> str:
     return " ".join(text.replace("|", " ").split())
 
 
 def _spans(n: int, lines: list[str], offset: int) -> list[Span]:
-    title = lines[0] if lines else ""
+    title = lines[0] if lines and len(lines[0].split()) <= MAX_TITLE_WORDS else ""
     spans: list[Span] = []
     header: tuple[int, list[str]] | None = None
     for i, line in enumerate(lines):
@@ -76,8 +95,14 @@ def _spans(n: int, lines: list[str], offset: int) -> list[Span]:
         sentences = [s.strip() for s in _SENTENCE.split(line) if s.strip()]
         if len(sentences) > 1:
             spans.extend(Span(n, offset + i, s, title, "sentence") for s in sentences)
-        if cells is None or header is None or header[0] == i or i - header[0] > MAX_HEADER_GAP:
+        if cells is None:
             spans.append(Span(n, offset + i, line, title, "line"))
+            continue
+        if header is not None and header[0] == i:
+            spans.append(Span(n, offset + i, line, "", "header"))
+            continue
+        if header is None or i - header[0] > MAX_HEADER_GAP:
+            spans.append(Span(n, offset + i, line, "", "row"))
             continue
         head = header[1]
         spans.append(Span(n, offset + i, line, " ".join(head), "row"))
