@@ -7,6 +7,9 @@ documents, and measures the answer time *on top of the search*: each query is
 searched once, then answered from those hits (page layout from the word boxes,
 prompt, answer) with the clock running only around the answer.
 
+It also checks that no answer states a number that is on none of the pages it cites
+(text layer, OCR and word boxes; a cited page's own number counts as on it).
+
 ``--llm`` takes any spec of ``pagerag ask`` (``extractive``, ``openai:MODEL`` with
 ``--llm-url``, ...) or ``file:PATH.py``: an older answerer module with an
 ``ExtractiveLLM`` class (for a before/after on the same metrics).
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import statistics
 import sys
 import time
@@ -36,6 +40,9 @@ from pagerag.pipelines.evaluation.runner import evaluate
 from pagerag.pipelines.evaluation.summary import summarise
 from pagerag.pipelines.llm import build_llm
 from pagerag.retriever.types import Hit, SearchFilter
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_CITE = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
 
 
 class _Fixed:
@@ -60,6 +67,25 @@ def _llm(spec: str, url: str | None) -> Any:
         loaded.loader.exec_module(module)
         return module.ExtractiveLLM()
     return build_llm(spec, url=url, cache_dir=Path.home() / ".cache" / "pagerag", threads=1)
+
+
+def _invented(rag: PageRAG, runs: Any) -> list[str]:
+    """Answers stating a number that none of the pages they cite holds."""
+    out = []
+    for run in runs:
+        for item in run.queries:
+            for record in (item.answer, item.gold_answer):
+                if record is None or not record.cited:
+                    continue
+                held = set()
+                for source, page in record.cited:
+                    doc = next(d for d in rag.documents() if d.source == source)
+                    words = " ".join(w.text for w in rag.words(doc.doc_id, page))
+                    held |= set(_NUMBER.findall(f"{rag.page(doc.doc_id, page).text} {words}")) | {str(page)}
+                stated = set(_NUMBER.findall(_CITE.sub(" ", record.text)))
+                if stated - held:
+                    out.append(f"{item.query.id}: {sorted(stated - held)} in {record.text[:120]!r}")
+    return out
 
 
 def main() -> int:
@@ -97,7 +123,12 @@ def main() -> int:
                 start = time.perf_counter()
                 ask(q.query, index=fixed, llm=llm, k=args.k, words=lambda h: rag.words(h.doc_id, h.page))
                 timings.append((time.perf_counter() - start) * 1000)
+        invented = _invented(rag, result.runs)
     print(answer_tables([summarise(r) for r in result.runs]))
+    answers = sum(1 for r in result.runs for q in r.queries for a in (q.answer, q.gold_answer) if a)
+    print(f"\nanswers stating a number on none of their cited pages: {len(invented)} of {answers}")
+    for line in invented:
+        print(f"  {line}")
     print(
         f"\nanswer time on top of the search ({len(timings)} answers): p50 {percentile(timings, 50):.1f} ms, "
         f"p95 {percentile(timings, 95):.1f} ms, mean {statistics.fmean(timings):.1f} ms"
