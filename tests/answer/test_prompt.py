@@ -126,3 +126,14 @@ def test_image_tokens_are_charged_per_source() -> None:
 
 def test_stop_sequences_end_a_completion_before_a_new_question_or_source() -> None:
     assert "\nQuestion:" in STOP and "<source" in STOP
+
+
+def test_the_model_is_asked_for_the_short_answer_first_then_the_explanation() -> None:
+    hits = hits_of([("report.pdf", 2, "Total data sets available 389,933")])
+    prompt = build_prompt("How many data sets?", hits, context_tokens=4096, max_new_tokens=256)
+    assert "First line: the short answer alone" in prompt.system
+    assert "Then, on the next lines, a brief explanation" in prompt.system
+    assert "short answer on the first line" in prompt.user
+    # the completion example shows the same shape: short answer with its citation, then why
+    assert "Answer: 1998 [1]\nThe page says the museum opened in 1998 [1]." in prompt.completion
+    assert NOT_FOUND == "Not answerable from these pages."
