@@ -58,6 +58,7 @@ PACKAGES = {
     "python3-skimage": "0.19.3-8",
     "fonts-dejavu-core": "2.37-6",
     "fonts-nanum": "20200506-1",
+    "fonts-wqy-microhei": "0.2.0-beta-3.1",
 }
 
 FONT = "usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -276,6 +277,33 @@ def bar_chart(
     return img
 
 
+def line_chart(font: Path, title: str, xs: list[str], ys: list[float], x_label: str, y_label: str) -> Image.Image:
+    """A line chart with the value printed at each point."""
+    w, h = 1400, 900
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    f_title = ImageFont.truetype(str(font), 34)
+    f = ImageFont.truetype(str(font), 24)
+    left, right, top, bottom = 150, w - 80, 110, h - 170
+    vmax = max(ys) * 1.2
+    d.text((w // 2, 30), title, font=f_title, fill="black", anchor="mt")
+    d.line([(left, top), (left, bottom), (right, bottom)], fill="black", width=2)
+    for i in range(6):
+        y = bottom - (bottom - top) * i / 5
+        d.line([(left, y), (right, y)], fill="#dddddd", width=1)
+        d.text((left - 12, y), f"{vmax * i / 5:.0f}", font=f, fill="black", anchor="rm")
+    step = (right - left) / len(xs)
+    pts = [(left + step * (i + 0.5), bottom - (bottom - top) * v / vmax) for i, v in enumerate(ys)]
+    d.line(pts, fill="#b8473e", width=5)
+    for (x, y), label, v in zip(pts, xs, ys):
+        d.ellipse([x - 9, y - 9, x + 9, y + 9], fill="#b8473e")
+        d.text((x, y - 18), f"{v:.1f}", font=f, fill="black", anchor="md")
+        d.text((x, bottom + 14), label, font=f, fill="black", anchor="mt")
+    d.text((w // 2, h - 70), x_label, font=f, fill="black", anchor="mm")
+    d.text((60, (top + bottom) // 2), y_label, font=f, fill="black", anchor="mm")
+    return img
+
+
 def pie_chart(font: Path, title: str, parts: list[tuple[str, int]]) -> Image.Image:
     colours = ["#3b6ea5", "#e0863a", "#4d9a5b", "#b8473e"]
     w, h = 1400, 900
@@ -374,6 +402,60 @@ def sklearn_charts(root: Path, font: Path) -> list[Plate]:
             "Abbildung 8: Diabetes – Verteilung der Krankheitsprogression nach einem Jahr",
             f"Quantitatives Maß des Krankheitsverlaufs ein Jahr nach Studienbeginn, 442 Patienten. {src}",
             png(histogram(font, "Patienten nach Progressionswert", diabetes, [25, 75, 125, 175, 225, 275, 325, 375], "Progressionswert", "Patienten")),
+        ),
+    ]
+
+
+def sklearn_charts_zh(root: Path, font: Path) -> list[Plate]:
+    """Chinese pages around charts of other columns of the same data sets."""
+    wine = read_sklearn_csv(root, "wine_data.csv")[1:]
+    by_class = [[r for r in wine if int(r[13]) == c] for c in range(3)]
+    colour = [sum(float(r[9]) for r in rows) / len(rows) for rows in by_class]
+    magnesium = [sum(float(r[4]) for r in rows) / len(rows) for rows in by_class]
+    cancer = read_sklearn_csv(root, "breast_cancer.csv")[1:]
+    groups = [[r for r in cancer if r[30] == t] for t in ("0", "1")]
+    radius = [sum(float(r[0]) for r in g) / len(g) for g in groups]
+    texture = [sum(float(r[1]) for r in g) / len(g) for g in groups]
+    boston = read_sklearn_csv(root, "boston_house_prices.csv")[2:]
+    rooms = [(4, 5), (5, 6), (6, 7), (7, 8), (8, 9)]
+    by_rooms = [[float(r[13]) for r in boston if lo <= float(r[5]) < hi] for lo, hi in rooms]
+    value = [sum(v) / len(v) for v in by_rooms]
+    raw = gzip.decompress((root / SKLEARN / "data" / "diabetes_data_raw.csv.gz").read_bytes()).decode()
+    ages = [float(line.split()[0]) for line in raw.splitlines() if line.strip()]
+    digits = read_sklearn_csv(root, "digits.csv.gz")
+    digit_counts = [sum(1 for r in digits if int(float(r[64])) == n) for n in range(10)]
+    src = "数据来源：Debian 软件包 python3-sklearn 自带的示例数据集。"
+    classes = ["类别 0", "类别 1", "类别 2"]
+    return [
+        Plate(
+            "图 1：葡萄酒样本——各类别的平均颜色强度",
+            f"对同一产区三个葡萄品种的葡萄酒进行化学分析，下图给出每个类别颜色强度的平均值。{src}",
+            png(bar_chart(font, "平均颜色强度", classes, [("颜色强度", colour)], "强度")),
+        ),
+        Plate(
+            "图 2：葡萄酒样本——各类别的平均镁含量",
+            f"每个类别中镁含量（毫克/升）的平均值。{src}",
+            png(bar_chart(font, "平均镁含量（mg/l）", classes, [("镁", magnesium)], "mg/l", fmt="{:.1f}")),
+        ),
+        Plate(
+            "图 3：威斯康星乳腺癌数据——恶性与良性肿瘤的细胞核平均半径和纹理",
+            f"由细针穿刺图像计算得到的细胞核特征，按诊断结果分组求平均。{src}",
+            png(bar_chart(font, "按诊断分组的平均值", ["恶性", "良性"], [("平均半径", radius), ("平均纹理", texture)], "值")),
+        ),
+        Plate(
+            "图 4：波士顿住房数据——按平均房间数分组的房屋价值中位数",
+            f"按每套住宅平均房间数分组，计算各组房屋价值中位数（单位：千美元）的平均值，共 506 个街区。{src}",
+            png(line_chart(font, "房间数与房屋价值", [f"{lo}–{hi}" for lo, hi in rooms], value, "平均房间数", "千美元")),
+        ),
+        Plate(
+            "图 5：糖尿病数据——患者年龄分布",
+            f"442 名糖尿病患者按年龄段统计的人数。{src}",
+            png(histogram(font, "各年龄段患者人数", ages, [19, 30, 40, 50, 60, 70, 80], "年龄（岁）", "人数")),
+        ),
+        Plate(
+            "图 6：手写数字数据——每个数字的样本数",
+            f"8×8 像素的手写数字图像，按数字 0 到 9 统计样本数量。{src}",
+            png(bar_chart(font, "每个数字的样本数", [str(n) for n in range(10)], [("样本数", [float(c) for c in digit_counts])], "样本数", fmt="{:.0f}")),
         ),
     ]
 
@@ -507,6 +589,9 @@ def build(out: Path, debs: Path) -> dict[str, object]:
     )
     plates("datensaetze-diagramme-de.pdf", sklearn_charts(root, font), "charts drawn from python3-sklearn data sets")
     plates("fotografias-es.pdf", photos(root), "photos from python3-skimage and python3-sklearn")
+    wqy = root / "usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+    plates("shuju-tubiao-zh.pdf", sklearn_charts_zh(root, wqy), "charts drawn from python3-sklearn data sets, Chinese", cjk=True)
+    scanned("debian-reference-zh-cn-scan.pdf", ref.format("zh-cn"), [(197, 204)], 18, "debian-reference-zh-cn pp. 197-204 (ch. 10) as a scan")
 
     manifest = {"packages": used, "documents": docs}
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
