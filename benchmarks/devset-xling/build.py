@@ -23,6 +23,7 @@ import argparse
 import csv
 import gzip
 import io
+import itertools
 import json
 import random
 import re
@@ -216,7 +217,9 @@ def handbook_figures(
     html = "".join(p.read_text(encoding="utf-8") for p in sorted(base.glob("*.html")))
     plates = []
     for name in names:
-        m = re.search(rf'images/{re.escape(name)}\.png".{{0,300}}?<p class="title"><strong>(.*?)</strong>', html)
+        m = re.search(
+            rf'images/{re.escape(name)}\.png".{{0,300}}?<p class="title"><strong>(.*?)</strong>', html
+        )
         caption = re.sub(r"<[^>]+>", "", m.group(1)) if m else captions[name]
         plates.append(Plate(caption, intro, (base / "images" / f"{name}.png").read_bytes()))
     return plates
@@ -256,7 +259,9 @@ def bar_chart(
         y = bottom - (bottom - top) * i / 5
         d.line([(left - 8, y), (left, y)], fill="black", width=2)
         d.line([(left, y), (right, y)], fill="#dddddd", width=1)
-        d.text((left - 12, y), f"{v:.0f}" if vmax > 20 else f"{v:.1f}", font=f_small, fill="black", anchor="rm")
+        d.text(
+            (left - 12, y), f"{v:.0f}" if vmax > 20 else f"{v:.1f}", font=f_small, fill="black", anchor="rm"
+        )
     d.text((40, (top + bottom) // 2), y_label, font=f, fill="black", anchor="mm")
     slot = (right - left) / len(groups)
     bw = slot * 0.8 / len(series)
@@ -277,7 +282,9 @@ def bar_chart(
     return img
 
 
-def line_chart(font: Path, title: str, xs: list[str], ys: list[float], x_label: str, y_label: str) -> Image.Image:
+def line_chart(
+    font: Path, title: str, xs: list[str], ys: list[float], x_label: str, y_label: str
+) -> Image.Image:
     """A line chart with the value printed at each point."""
     w, h = 1400, 900
     img = Image.new("RGB", (w, h), "white")
@@ -295,7 +302,7 @@ def line_chart(font: Path, title: str, xs: list[str], ys: list[float], x_label: 
     step = (right - left) / len(xs)
     pts = [(left + step * (i + 0.5), bottom - (bottom - top) * v / vmax) for i, v in enumerate(ys)]
     d.line(pts, fill="#b8473e", width=5)
-    for (x, y), label, v in zip(pts, xs, ys):
+    for (x, y), label, v in zip(pts, xs, ys, strict=True):
         d.ellipse([x - 9, y - 9, x + 9, y + 9], fill="#b8473e")
         d.text((x, y - 18), f"{v:.1f}", font=f, fill="black", anchor="md")
         d.text((x, bottom + 14), label, font=f, fill="black", anchor="mt")
@@ -319,17 +326,27 @@ def pie_chart(font: Path, title: str, parts: list[tuple[str, int]]) -> Image.Ima
         end = start + 360 * n / total
         d.pieslice(box, start, end, fill=colours[i], outline="white", width=3)
         d.rectangle([920, 300 + 70 * i, 960, 340 + 70 * i], fill=colours[i])
-        d.text((975, 320 + 70 * i), f"{name}: {n} ({100 * n / total:.1f} %)", font=f, fill="black", anchor="lm")
+        d.text(
+            (975, 320 + 70 * i), f"{name}: {n} ({100 * n / total:.1f} %)", font=f, fill="black", anchor="lm"
+        )
         start = end
     return img
 
 
-def histogram(font: Path, title: str, values: list[float], edges: list[float], x_label: str, y_label: str) -> Image.Image:
-    counts = [sum(1 for v in values if lo <= v < hi) for lo, hi in zip(edges, edges[1:])]
-    groups = [f"{lo:g}–{round(hi):g}" for lo, hi in zip(edges, edges[1:])]
+def histogram(
+    font: Path, title: str, values: list[float], edges: list[float], x_label: str, y_label: str
+) -> Image.Image:
+    counts = [sum(1 for v in values if lo <= v < hi) for lo, hi in itertools.pairwise(edges)]
+    groups = [f"{lo:g}–{round(hi):g}" for lo, hi in itertools.pairwise(edges)]
     img = bar_chart(font, title, groups, [(x_label, [float(c) for c in counts])], y_label, fmt="{:.0f}")
     d = ImageDraw.Draw(img)
-    d.text((img.width // 2, img.height - 60), x_label, font=ImageFont.truetype(str(font), 26), fill="black", anchor="mm")
+    d.text(
+        (img.width // 2, img.height - 60),
+        x_label,
+        font=ImageFont.truetype(str(font), 26),
+        fill="black",
+        anchor="mm",
+    )
     return img
 
 
@@ -356,38 +373,75 @@ def sklearn_charts(root: Path, font: Path) -> list[Plate]:
     return [
         Plate(
             "Abbildung 1: Schwertlilien – mittlere Blütenmaße je Art",
-            f"Für jede der drei Arten wurden 50 Blüten vermessen. Das Diagramm zeigt die Mittelwerte der vier Maße in Zentimetern. {src}",
-            png(bar_chart(font, "Mittelwerte der Blütenmaße (cm)", species, list(zip(feats, means)), "cm")),
+            "Für jede der drei Arten wurden 50 Blüten vermessen. "
+            f"Das Diagramm zeigt die Mittelwerte der vier Maße in Zentimetern. {src}",
+            png(
+                bar_chart(
+                    font,
+                    "Mittelwerte der Blütenmaße (cm)",
+                    species,
+                    list(zip(feats, means, strict=True)),
+                    "cm",
+                )
+            ),
         ),
         Plate(
             "Abbildung 2: Weinproben – Anzahl der Proben je Rebsorte",
-            f"Chemische Analyse von Weinen aus derselben Region Italiens, drei Rebsorten (Klasse 0, 1 und 2). {src}",
+            "Chemische Analyse von Weinen aus derselben Region Italiens, "
+            f"drei Rebsorten (Klasse 0, 1 und 2). {src}",
             png(pie_chart(font, "Proben je Klasse", [(f"Klasse {c}", n) for c, n in enumerate(wine_counts)])),
         ),
         Plate(
             "Abbildung 3: Weinproben – mittlerer Alkoholgehalt je Klasse",
             f"Mittelwert der Spalte Alkohol (Volumenprozent) für jede der drei Klassen. {src}",
-            png(bar_chart(font, "Alkohol (Vol.-%)", ["Klasse 0", "Klasse 1", "Klasse 2"], [("Alkohol", alcohol)], "Vol.-%")),
+            png(
+                bar_chart(
+                    font,
+                    "Alkohol (Vol.-%)",
+                    ["Klasse 0", "Klasse 1", "Klasse 2"],
+                    [("Alkohol", alcohol)],
+                    "Vol.-%",
+                )
+            ),
         ),
         Plate(
             "Abbildung 4: Weinproben – mittlerer Prolingehalt je Klasse",
             f"Mittelwert der Aminosäure Prolin (mg/l) für jede Klasse. {src}",
-            png(bar_chart(font, "Prolin (mg/l)", ["Klasse 0", "Klasse 1", "Klasse 2"], [("Prolin", proline)], "mg/l", fmt="{:.0f}")),
+            png(
+                bar_chart(
+                    font,
+                    "Prolin (mg/l)",
+                    ["Klasse 0", "Klasse 1", "Klasse 2"],
+                    [("Prolin", proline)],
+                    "mg/l",
+                    fmt="{:.0f}",
+                )
+            ),
         ),
         Plate(
             "Abbildung 5: Brustkrebs-Befunde aus Wisconsin – Verteilung der Diagnosen",
-            f"Feinnadelbiopsien, aus digitalisierten Bildern berechnete Merkmale; das Diagramm zeigt den Anteil der Diagnosen. {src}",
-            png(pie_chart(font, "Diagnosen", [("bösartig", malignant), ("gutartig", len(cancer) - malignant)])),
+            "Feinnadelbiopsien, aus digitalisierten Bildern berechnete Merkmale; "
+            f"das Diagramm zeigt den Anteil der Diagnosen. {src}",
+            png(
+                pie_chart(font, "Diagnosen", [("bösartig", malignant), ("gutartig", len(cancer) - malignant)])
+            ),
         ),
         Plate(
             "Abbildung 6: Linnerud – Übungen und Körpermaße von 20 Männern",
-            f"Mittelwerte über die 20 Teilnehmer eines Fitnessclubs: drei Übungen und drei physiologische Messungen. {src}",
+            "Mittelwerte über die 20 Teilnehmer eines Fitnessclubs: "
+            f"drei Übungen und drei physiologische Messungen. {src}",
             png(
                 bar_chart(
                     font,
                     "Linnerud: Mittelwerte",
                     ["Klimmzüge", "Sit-ups", "Sprünge", "Gewicht (lb)", "Taille (in)", "Puls"],
-                    [("Mittelwert", [sum(r[i] for r in ex) / 20 for i in range(3)] + [sum(r[i] for r in ph) / 20 for i in range(3)])],
+                    [
+                        (
+                            "Mittelwert",
+                            [sum(r[i] for r in ex) / 20 for i in range(3)]
+                            + [sum(r[i] for r in ph) / 20 for i in range(3)],
+                        )
+                    ],
                     "Wert",
                     fmt="{:.1f}",
                 )
@@ -395,13 +449,32 @@ def sklearn_charts(root: Path, font: Path) -> list[Plate]:
         ),
         Plate(
             "Abbildung 7: Bostoner Wohnungsmarkt – Verteilung der mittleren Hauswerte",
-            f"Häufigkeit der Bezirke nach mittlerem Wert der selbstgenutzten Häuser (in 1000 US-Dollar), 506 Bezirke. {src}",
-            png(histogram(font, "Bezirke nach mittlerem Hauswert", medv, [5, 10, 15, 20, 25, 30, 35, 40, 45, 50.01], "Hauswert (1000 USD)", "Bezirke")),
+            "Häufigkeit der Bezirke nach mittlerem Wert der selbstgenutzten Häuser "
+            f"(in 1000 US-Dollar), 506 Bezirke. {src}",
+            png(
+                histogram(
+                    font,
+                    "Bezirke nach mittlerem Hauswert",
+                    medv,
+                    [5, 10, 15, 20, 25, 30, 35, 40, 45, 50.01],
+                    "Hauswert (1000 USD)",
+                    "Bezirke",
+                )
+            ),
         ),
         Plate(
             "Abbildung 8: Diabetes – Verteilung der Krankheitsprogression nach einem Jahr",
             f"Quantitatives Maß des Krankheitsverlaufs ein Jahr nach Studienbeginn, 442 Patienten. {src}",
-            png(histogram(font, "Patienten nach Progressionswert", diabetes, [25, 75, 125, 175, 225, 275, 325, 375], "Progressionswert", "Patienten")),
+            png(
+                histogram(
+                    font,
+                    "Patienten nach Progressionswert",
+                    diabetes,
+                    [25, 75, 125, 175, 225, 275, 325, 375],
+                    "Progressionswert",
+                    "Patienten",
+                )
+            ),
         ),
     ]
 
@@ -440,22 +513,50 @@ def sklearn_charts_zh(root: Path, font: Path) -> list[Plate]:
         Plate(
             "图 3：威斯康星乳腺癌数据——恶性与良性肿瘤的细胞核平均半径和纹理",
             f"由细针穿刺图像计算得到的细胞核特征，按诊断结果分组求平均。{src}",
-            png(bar_chart(font, "按诊断分组的平均值", ["恶性", "良性"], [("平均半径", radius), ("平均纹理", texture)], "值")),
+            png(
+                bar_chart(
+                    font,
+                    "按诊断分组的平均值",
+                    ["恶性", "良性"],
+                    [("平均半径", radius), ("平均纹理", texture)],
+                    "值",
+                )
+            ),
         ),
         Plate(
             "图 4：波士顿住房数据——按平均房间数分组的房屋价值中位数",
             f"按每套住宅平均房间数分组，计算各组房屋价值中位数（单位：千美元）的平均值，共 506 个街区。{src}",
-            png(line_chart(font, "房间数与房屋价值", [f"{lo}–{hi}" for lo, hi in rooms], value, "平均房间数", "千美元")),
+            png(
+                line_chart(
+                    font,
+                    "房间数与房屋价值",
+                    [f"{lo}–{hi}" for lo, hi in rooms],
+                    value,
+                    "平均房间数",
+                    "千美元",
+                )
+            ),
         ),
         Plate(
             "图 5：糖尿病数据——患者年龄分布",
             f"442 名糖尿病患者按年龄段统计的人数。{src}",
-            png(histogram(font, "各年龄段患者人数", ages, [19, 30, 40, 50, 60, 70, 80], "年龄（岁）", "人数")),
+            png(
+                histogram(font, "各年龄段患者人数", ages, [19, 30, 40, 50, 60, 70, 80], "年龄（岁）", "人数")
+            ),
         ),
         Plate(
             "图 6：手写数字数据——每个数字的样本数",
             f"8×8 像素的手写数字图像，按数字 0 到 9 统计样本数量。{src}",
-            png(bar_chart(font, "每个数字的样本数", [str(n) for n in range(10)], [("样本数", [float(c) for c in digit_counts])], "样本数", fmt="{:.0f}")),
+            png(
+                bar_chart(
+                    font,
+                    "每个数字的样本数",
+                    [str(n) for n in range(10)],
+                    [("样本数", [float(c) for c in digit_counts])],
+                    "样本数",
+                    fmt="{:.0f}",
+                )
+            ),
         ),
     ]
 
@@ -517,13 +618,40 @@ def build(out: Path, debs: Path) -> dict[str, object]:
     ranges("maint-guide-es.pdf", mg.format("es"), [(38, 47)], "maint-guide-es pp. 38-47 (ch. 5)")
     ranges("maint-guide-ja.pdf", mg.format("ja"), [(48, 56)], "maint-guide-ja pp. 48-56 (ch. 6-7)")
     ranges("maint-guide-zh-cn.pdf", mg.format("zh-cn"), [(53, 58)], "maint-guide-zh-cn pp. 53-58 (ch. 8-9)")
-    scanned("maint-guide-ru-scan.pdf", mg.format("ru"), [(7, 11), (64, 69)], 16, "maint-guide-ru pp. 7-11, 64-69 (ch. 1, 10) as a scan")
-    scanned("debian-faq-de-scan.pdf", faq.format("de"), [(33, 42)], 17, "debian-faq-de pp. 33-42 (ch. 6-7) as a scan")
+    scanned(
+        "maint-guide-ru-scan.pdf",
+        mg.format("ru"),
+        [(7, 11), (64, 69)],
+        16,
+        "maint-guide-ru pp. 7-11, 64-69 (ch. 1, 10) as a scan",
+    )
+    scanned(
+        "debian-faq-de-scan.pdf",
+        faq.format("de"),
+        [(33, 42)],
+        17,
+        "debian-faq-de pp. 33-42 (ch. 6-7) as a scan",
+    )
     ranges("debian-faq-nl.pdf", faq.format("nl"), [(15, 26)], "debian-faq-nl pp. 15-26 (ch. 3-4)")
     ranges("debian-faq-fr.pdf", faq.format("fr"), [(45, 54)], "debian-faq-fr pp. 45-54 (ch. 8-9)")
-    ranges("debian-faq-en.pdf", faq.format("en"), [(9, 12), (61, 68)], "debian-faq (English) pp. 9-12, 61-68 (ch. 1, 12-14)")
-    ranges("debian-reference-de.pdf", ref.format("de"), [(132, 140), (165, 170)], "debian-reference-de pp. 132-140, 165-170 (ch. 5, 8)")
-    ranges("debian-reference-zh-cn.pdf", ref.format("zh-cn"), [(100, 118)], "debian-reference-zh-cn pp. 100-118 (ch. 3-4)")
+    ranges(
+        "debian-faq-en.pdf",
+        faq.format("en"),
+        [(9, 12), (61, 68)],
+        "debian-faq (English) pp. 9-12, 61-68 (ch. 1, 12-14)",
+    )
+    ranges(
+        "debian-reference-de.pdf",
+        ref.format("de"),
+        [(132, 140), (165, 170)],
+        "debian-reference-de pp. 132-140, 165-170 (ch. 5, 8)",
+    )
+    ranges(
+        "debian-reference-zh-cn.pdf",
+        ref.format("zh-cn"),
+        [(100, 118)],
+        "debian-reference-zh-cn pp. 100-118 (ch. 3-4)",
+    )
     faq_ko = root / "usr/share/doc/debian/FAQ/ko"
     save(
         html_pdf(
@@ -550,7 +678,15 @@ def build(out: Path, debs: Path) -> dict[str, object]:
         handbook_figures(
             root,
             "fr-FR",
-            ["package-lifecycle", "netfilter", "mail-server", "ssh-L", "selinux-context", "inst-tasksel", "inst-partman"],
+            [
+                "package-lifecycle",
+                "netfilter",
+                "mail-server",
+                "ssh-L",
+                "selinux-context",
+                "inst-tasksel",
+                "inst-partman",
+            ],
             "Figure reproduite du Cahier de l'administrateur Debian (paquet debian-handbook).",
             {"netfilter": "Chaînes netfilter et parcours d'un paquet réseau"},
         ),
@@ -587,11 +723,26 @@ def build(out: Path, debs: Path) -> dict[str, object]:
         ),
         "debian-handbook pt-BR figures",
     )
-    plates("datensaetze-diagramme-de.pdf", sklearn_charts(root, font), "charts drawn from python3-sklearn data sets")
+    plates(
+        "datensaetze-diagramme-de.pdf",
+        sklearn_charts(root, font),
+        "charts drawn from python3-sklearn data sets",
+    )
     plates("fotografias-es.pdf", photos(root), "photos from python3-skimage and python3-sklearn")
     wqy = root / "usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
-    plates("shuju-tubiao-zh.pdf", sklearn_charts_zh(root, wqy), "charts drawn from python3-sklearn data sets, Chinese", cjk=True)
-    scanned("debian-reference-zh-cn-scan.pdf", ref.format("zh-cn"), [(197, 204)], 18, "debian-reference-zh-cn pp. 197-204 (ch. 10) as a scan")
+    plates(
+        "shuju-tubiao-zh.pdf",
+        sklearn_charts_zh(root, wqy),
+        "charts drawn from python3-sklearn data sets, Chinese",
+        cjk=True,
+    )
+    scanned(
+        "debian-reference-zh-cn-scan.pdf",
+        ref.format("zh-cn"),
+        [(197, 204)],
+        18,
+        "debian-reference-zh-cn pp. 197-204 (ch. 10) as a scan",
+    )
 
     manifest = {"packages": used, "documents": docs}
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
