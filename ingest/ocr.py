@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from pagerag.ingest.text import text_quality, usable_chars
+from pagerag.ingest.text import new_lines, text_quality, usable_chars
 from pagerag.ingest.words import Box, from_tsv, unrotated
 
 DEFAULT_LANGS = ("eng", "deu", "fra", "spa", "nld", "chi_sim", "kor", "fas")
@@ -368,4 +368,49 @@ def ocr(
     if found and found != first:
         again = run_tesseract(image, _with_eng(found, allowed), timeout=timeout, words=words)
         best = again if usable_chars(again.text) >= 0.7 * usable_chars(text) else best
-    return best
+    return with_shaded_cells(image, best, timeout=timeout, words=words)
+
+
+SHADED_SHARE = 0.08
+"""Share of mid-grey pixels from which an image may hold shaded table cells worth a second pass."""
+
+
+def with_shaded_cells(image: Image.Image, first: OcrResult, *, timeout: float, words: bool) -> OcrResult:
+    """``first`` with the text of shaded table cells (dark text on mid-grey) that it could not read.
+
+    Tesseract's binarisation turns a grey cell and its black digits into one dark block, so
+    a scanned table loses the figures of its shaded columns. A second pass over the image
+    thresholded under the grey reads them; only its lines (and words) that ``first`` lacks are
+    added. Images with little grey are not read twice.
+    """
+    gray = image.convert("L")
+    histogram = gray.histogram()
+    if sum(histogram[60:170]) < SHADED_SHARE * max(sum(histogram), 1) or not first.text.strip():
+        return first
+    again = run_tesseract(
+        gray.point(lambda v: 255 if v > 90 else 0), first.langs.split("+"), timeout=timeout, words=words
+    )
+    have = set(first.text.split())
+    figures = [
+        line
+        for line in again.text.splitlines()
+        if any(_FIGURE.fullmatch(t) for t in set(line.split()) - have)
+    ]
+    extra = "\n".join(dict.fromkeys([*figures, *new_lines(again.text, first.text).splitlines()]))
+    if not extra:
+        return first
+    # a figure of the second pass replaces what the first made of its grey cell
+    kept = tuple(b for b in first.words if not any(_overlap(w, b) and _figure(w) for w in again.words))
+    added = tuple(w for w in again.words if not any(_overlap(w, b) for b in kept))
+    return OcrResult(f"{first.text.rstrip()}\n{extra}", first.langs, kept + added)
+
+
+_FIGURE = re.compile(r"[$€£(]?\d[\d.,]*%?\)?")
+
+
+def _figure(box: Box) -> bool:
+    return any(c.isdigit() for c in box[0])
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]
