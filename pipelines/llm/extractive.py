@@ -159,18 +159,18 @@ def _rank(prompt: Prompt, query: list[str], named: list[Source]) -> list[_Scored
     named_n = {s.n for s in named}
     out: list[_Scored] = []
     for span in spans:
-        terms = frozenset(_terms(span.text))
+        terms = frozenset(_terms(span.words))
         context = frozenset(_terms(span.context)) - terms
         match = sum(idf.get(t, 0.0) for t in terms) + 0.5 * sum(idf.get(t, 0.0) for t in context)
         if match <= 0:
             continue
         cover = match / total
-        score = match
+        score = match * (0.5 + cover)  # the more of the question a span holds, the better
         if terms <= set(query):  # says nothing the question does not: a heading, a label
             score *= 0.3
         prev = line_terms.get((span.n, span.line - 1), frozenset())
         score += 0.2 * sum(idf.get(t, 0.0) for t in prev - terms)
-        stated = set(_NUMBER.findall(span.text))
+        stated = set(_NUMBER.findall(span.words))
         if stated - asked_numbers:  # states a number the question does not hold
             score *= 1.4 if numeric else 1.15
             if stated & asked_numbers and span.kind in ("row", "cell"):  # the row the question picks
@@ -180,6 +180,9 @@ def _rank(prompt: Prompt, query: list[str], named: list[Source]) -> list[_Scored
         title = span.line in (0, _LAYOUT_START) and len(span.text.split()) <= MAX_TITLE_WORDS
         if title or span.kind == "header":  # a page's title and a table's column names rarely answer
             score *= 0.6
+        if span.kind == "cell" and context & set(query):  # the question names the cell's column
+            score *= 1.1
+        score *= 1.0 + 0.01 * min(len(stated - asked_numbers), 5)  # of equal rows, the one read whole
         if years:
             said = set(_YEAR.findall(span.text)) | set(_YEAR.findall(span.context))
             score *= 1.2 if years <= said else 0.7 if said and not years & said else 1.0

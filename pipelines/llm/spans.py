@@ -37,8 +37,9 @@ class Span:
         n: the source number it is cited by.
         line: the index of its line on the page (neighbours and order).
         text: what the answer quotes.
-        context: words that qualify it without being quoted (a row's header, the page title).
+        context: words that qualify it (a row's header, a cell's column, the page title), matched at half weight.
         kind: ``"line"``, ``"sentence"``, ``"header"`` (a table's column names), ``"row"`` or ``"cell"``.
+        match: a cell's label and value (its column is context); empty: the text.
     """
 
     n: int
@@ -46,6 +47,12 @@ class Span:
     text: str
     context: str
     kind: str
+    match: str = ""
+
+    @property
+    def words(self) -> str:
+        """What the question is matched against at full weight: a cell's label and value, else its text."""
+        return self.match or self.text
 
 
 def page_spans(n: int, text: str, layout: str = "") -> list[Span]:
@@ -110,7 +117,9 @@ def _spans(n: int, lines: list[str], offset: int) -> list[Span]:
         columns = head if len(head) == len(values) else []  # cells only where they line up one to one
         for column, value in zip(columns, values, strict=False):
             if _VALUE.match(value) and column:
-                spans.append(Span(n, offset + i, f"{label}, {column}: {value}", "", "cell"))
+                spans.append(
+                    Span(n, offset + i, f"{label}, {column}: {value}", column, "cell", f"{label} {value}")
+                )
     return spans
 
 
