@@ -4,7 +4,7 @@
 opens an index that ``pagerag eval`` built (read-only use: pass a copy if another process
 may write it), embeds the queries once, and runs each recipe variant and each single mode
 through :meth:`PageIndex.search_many` (the Qdrant engine, the page-reference step, the
-query-language step), so the numbers are the pipeline's, not an emulation's.
+query-language step), with ``pagerag eval``'s tie order, so the numbers are the pipeline's.
 
 Run::
 
@@ -17,17 +17,22 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from pagerag.pipelines.evaluation.metrics import page_key, score_queries
 from pagerag.pipelines.evaluation.queries import EvalQuery, load_queries
+from pagerag.pipelines.evaluation.runfile import RankedPage
+from pagerag.pipelines.evaluation.runner import canonical_ties
 from pagerag.retriever.index import PageIndex
+from pagerag.retriever.language import query_language
 from pagerag.retriever.recipe import DEFAULT_RECIPE, HybridRecipe
-from pagerag.retriever.types import Mode, SearchFilter
+from pagerag.retriever.types import Embedding, Mode, SearchFilter
 
-D = replace(DEFAULT_RECIPE, languages=False, final=(1.0, 1.0, 0.0), final_fusion="dbsf")
+D = replace(DEFAULT_RECIPE, languages=False, final=(1.0, 1.0, 0.0), final_across=None, final_fusion="dbsf")
 VARIANTS: dict[str, tuple[Mode, HybridRecipe]] = {
     "dense": ("dense", D),
     "sparse": ("sparse", D),
@@ -54,6 +59,14 @@ VARIANTS: dict[str, tuple[Mode, HybridRecipe]] = {
         "hybrid",
         replace(D, languages=True, final=(2.0, 1.0, 1.0)),
     ),
+    "LMS: LM, + dense in the final fusion across documents": (
+        "hybrid",
+        replace(D, languages=True, final_across=(1.0, 1.0, 1.0)),
+    ),
+    "DS: D, + dense in the final fusion across documents": (
+        "hybrid",
+        replace(D, final_across=(1.0, 1.0, 1.0)),
+    ),
     "current default": ("hybrid", DEFAULT_RECIPE),
 }
 
@@ -66,9 +79,39 @@ def run(
     hits = index.search_many(
         [q.query for q in queries], k=10, mode=mode, filters=filters, embeddings=embeddings
     )
-    ranked = {q.id: [page_key(h.source, h.page) for h in hs] for q, hs in zip(queries, hits, strict=True)}
+    ranked = {
+        q.id: [
+            page_key(r.source, r.page)
+            for r in canonical_ties([RankedPage(h.source, h.page, h.score) for h in hs])
+        ]
+        for q, hs in zip(queries, hits, strict=True)
+    }
     gold = {q.id: [page_key(q.doc, p) for p in q.pages] for q in queries}
     return score_queries(gold, ranked)
+
+
+def timing(index: PageIndex, queries: list[EvalQuery], names: list[str]) -> None:
+    """Median ms per query: language detection, query embedding, each variant's search (one query a call)."""
+    texts = [q.query for q in queries]
+
+    def median_ms(fn: Callable[[str, Embedding], object], rounds: int = 3) -> float:
+        times = []
+        for _ in range(rounds):
+            for text, emb in zip(texts, embeddings, strict=True):
+                start = time.perf_counter()
+                fn(text, emb)
+                times.append(time.perf_counter() - start)
+        return 1000 * statistics.median(times)
+
+    embeddings = index.embedder.embed_queries(texts)
+    print("\n| step | ms per query (median) |\n|---|---|")
+    print(f"| query language | {median_ms(lambda t, e: query_language(t)):.3f} |")
+    print(f"| query embedding | {median_ms(lambda t, e: index.embedder.embed_queries([t]), 1):.1f} |")
+    for name in names:
+        mode, recipe = VARIANTS[name]
+        index.recipe = recipe
+        ms = median_ms(lambda t, e: index.search_many([t], k=10, mode=mode, embeddings=[e]))  # noqa: B023
+        print(f"| search: {name} | {ms:.1f} |")
 
 
 def main() -> None:
@@ -78,10 +121,12 @@ def main() -> None:
     parser.add_argument("--scopes", default="doc,corpus")
     parser.add_argument("--only", default="", help="comma-separated variant name prefixes")
     parser.add_argument("--json", type=Path, help="also write per-query nDCG@5 here")
+    parser.add_argument("--timing", action="store_true", help="time language detection, embedding and search")
     args = parser.parse_args()
     queries = list(load_queries(args.queries).queries)
     index = PageIndex.open(args.index)
-    embeddings = index.embedder.embed_queries([q.query for q in queries])
+    # One query a call, as search does (a batch pads queries together, which moves e5 vectors a little).
+    embeddings = [index.embedder.embed_queries([q.query])[0] for q in queries]
     names = [n for n in VARIANTS if not args.only or any(n.startswith(p) for p in args.only.split(","))]
     scopes = args.scopes.split(",")
     print(f"| variant | {' | '.join(scopes)} |")
@@ -111,6 +156,8 @@ def main() -> None:
         print(f"| {key.replace('|', ', ')} | {cells} |")
     if args.json:
         args.json.write_text(json.dumps(per_query, indent=1))
+    if args.timing:
+        timing(index, queries, names)
     index.close()
 
 

@@ -28,7 +28,7 @@ from pagerag.retriever.embedders.base import Embedder
 from pagerag.retriever.language import query_language
 from pagerag.retriever.pagerefs import page_refs
 from pagerag.retriever.recipe import DEFAULT_RECIPE, HybridRecipe
-from pagerag.retriever.search import build_stage, to_hit, to_where
+from pagerag.retriever.search import build_stage, one_document, to_hit, to_where
 from pagerag.retriever.store import Store
 from pagerag.retriever.store.base import AnyOf, Eq, Plan, Scored
 from pagerag.retriever.store.facade import REINDEX_HINT
@@ -433,7 +433,9 @@ class PageIndex:
         plans: list[Plan | None] = []
         for text, emb, flt in zip(queries, embeddings, per_query, strict=True):
             lang = query_language(text) if recipe.languages else None
-            stage = build_stage(emb, self.spec, mode=mode, k=k, recipe=recipe, lang=lang)
+            stage = build_stage(
+                emb, self.spec, mode=mode, k=k, recipe=recipe, lang=lang, one_document=one_document(flt)
+            )
             plans.append(None if stage is None else Plan(stage, to_where(flt, sources)))
         todo = [p for p in plans if p is not None]
         results = iter(self.store.query(todo))

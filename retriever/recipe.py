@@ -8,10 +8,12 @@ and carried out by the store as one Qdrant query::
     prefetch pooled (top prefetch) ┘                                                       │
     final (when set): fusion of [MaxSim-ranked, sparse prefetch, dense prefetch] ───────────┘
 
-The final fusion is DBSF by default (``Fusion.Dbsf``: each list's scores scaled by its
-own mean +- 3 std, then summed), because score fusion keeps how much better the top
-pages are, which rank fusion throws away: on devset-long it gains about 0.025 nDCG@5
-over RRF, and pure MaxSim order is worse than BM25 alone (docs/bench/quality.md).
+A search over several documents (not filtered to one) uses ``final_across`` instead of
+``final`` (in the default recipe the dense list joins the final fusion there). The final
+fusion is DBSF by default (``Fusion.Dbsf``: each list's scores scaled by its own mean +- 3
+std, then summed), because score fusion keeps how much better the top pages are, which rank
+fusion throws away: on devset-long it gains about 0.025 nDCG@5 over RRF, and pure MaxSim
+order is worse than BM25 alone (docs/bench/quality.md).
 With ``languages`` (the default), the English-only MaxSim is kept to English queries on English
 pages, and the multilingual dense vector takes its place elsewhere (per-prefetch ``lang`` filters)::
 
@@ -44,6 +46,11 @@ class HybridRecipe:
             candidates with the sparse and dense prefetches; None: the order is pure MaxSim.
             DBSF has no weights in Qdrant: there a weight is how many times a list takes part (whole numbers).
         final_fusion: ``"dbsf"`` (score fusion) or ``"rrf"`` (rank fusion with ``rrf_k`` and weights).
+        final_across: the ``final`` weights of a search that is not kept to one document (a corpus
+            search; None: ``final``). The dense vector (one per page, the page's topic) tells the
+            documents apart but not the pages of one long document: it joins the final fusion
+            only when the search spans documents (+.02 to +.11 nDCG@5 in corpus scope on devset-long
+            and devset-xling; -.02 in doc scope on devset-long, where it is left out).
         page_refs: pages the query names ("the chart on page 17", "the cover") come first, matched
             by printed number and by position within the best hit's document
             (:mod:`pagerag.retriever.pagerefs`).
@@ -64,13 +71,18 @@ class HybridRecipe:
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     final: tuple[float, float, float] | None = (1.0, 1.0, 0.0)
     final_fusion: Literal["dbsf", "rrf"] = "dbsf"
+    final_across: tuple[float, float, float] | None = None
     page_refs: bool = True
     languages: bool = True
 
     def __post_init__(self) -> None:
         if self.prefetch < 1 or (self.rerank is not None and self.rerank < 1) or self.rrf_k < 1:
             raise ConfigError(f"recipe: prefetch, rerank and rrf_k must be at least 1 ({self})")
-        for name, ws in (("weights", self.weights), ("final", self.final or (1.0,))):
+        for name, ws in (
+            ("weights", self.weights),
+            ("final", self.final or (1.0,)),
+            ("final_across", self.final_across or (1.0,)),
+        ):
             if any(w < 0 for w in ws) or not any(w > 0 for w in ws):
                 raise ConfigError(f"recipe: {name} must be non-negative with one above 0 ({ws})")
         if self.final_fusion not in ("dbsf", "rrf"):
@@ -86,4 +98,5 @@ class HybridRecipe:
         return self.rerank if self.rerank is not None else self.prefetch
 
 
-DEFAULT_RECIPE = HybridRecipe()
+DEFAULT_RECIPE = HybridRecipe(final_across=(1.0, 1.0, 1.0))
+"""The default: MaxSim and BM25 within a document, with the dense list across documents, language-aware."""

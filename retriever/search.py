@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ def build_stage(
     k: int = 10,
     recipe: HybridRecipe = DEFAULT_RECIPE,
     lang: str | None = None,
+    one_document: bool = False,
 ) -> Stage | None:
     """The query plan for one embedded query; None when the query cannot match anything.
 
@@ -64,6 +66,8 @@ def build_stage(
     if k < 1 or recipe.prefetch < 1:
         raise ConfigError(f"k and prefetch must be at least 1 (got k={k}, prefetch={recipe.prefetch})")
     n = max(recipe.prefetch, k)
+    if not one_document and recipe.final_across is not None:
+        recipe = replace(recipe, final=recipe.final_across)
     dense = Nearest(spec.dense.name, query.dense.astype("float32").tolist())
     sparse = None
     if spec.sparse and query.sparse is not None and query.sparse.indices:
@@ -193,6 +197,13 @@ def _final(lists: list[tuple[Stage | None, float]], k: int, recipe: HybridRecipe
     return Stage(
         Rrf(recipe.rrf_k, None if all(w == 1.0 for w in weights) else weights), k, tuple(st for st, _ in used)
     )
+
+
+def one_document(flt: SearchFilter | None) -> bool:
+    """Whether ``flt`` keeps a search inside one document (one source or one document id, no glob)."""
+    if flt is None or flt.source_glob:
+        return False
+    return len(set(flt.sources)) == 1 or len(set(flt.doc_ids)) == 1
 
 
 def parse_value(key: str, value: str) -> str | int:

@@ -6,12 +6,14 @@ from dataclasses import replace
 
 import pytest
 
+from pagerag.ingest.errors import ConfigError
 from pagerag.ingest.types import DocumentInfo, Page
 from pagerag.retriever.index import PageIndex
 from pagerag.retriever.language import english_only, query_language
-from pagerag.retriever.recipe import HybridRecipe
-from pagerag.retriever.search import build_stage
+from pagerag.retriever.recipe import DEFAULT_RECIPE, HybridRecipe
+from pagerag.retriever.search import build_stage, one_document
 from pagerag.retriever.store.base import AnyOf, Dbsf, Stage
+from pagerag.retriever.types import SearchFilter
 
 from .conftest import OpenIndex  # noqa: TID251 (the test package, not the bare source folder)
 from .fakes import HashEmbedder  # noqa: TID251 (the test package, not the bare source folder)
@@ -55,7 +57,7 @@ def _walk(stage: Stage) -> list[Stage]:
 def test_english_query_keeps_maxsim_on_english_pages_and_dense_on_the_others() -> None:
     emb = _spec()
     q = emb.embed_queries(["how many packages"])[0]
-    st = build_stage(q, emb.spec, k=5, lang="eng")
+    st = build_stage(q, emb.spec, k=5, lang="eng", one_document=True)
     assert st is not None and isinstance(st.query, Dbsf)
     ranked, sparse, others = st.prefetch
     assert ranked.query.using == "multi" and ranked.where.must == (AnyOf("lang", ("eng", "en", "")),)  # type: ignore[union-attr]
@@ -66,9 +68,12 @@ def test_english_query_keeps_maxsim_on_english_pages_and_dense_on_the_others() -
 def test_other_language_query_fuses_sparse_and_dense_without_maxsim() -> None:
     emb = _spec()
     q = emb.embed_queries(["wie viele Pakete"])[0]
-    st = build_stage(q, emb.spec, k=5, lang="deu")
+    st = build_stage(q, emb.spec, k=5, lang="deu", one_document=True)
     assert st is not None and isinstance(st.query, Dbsf)
     assert [s.query.using for s in st.prefetch] == ["sparse", "dense"]  # type: ignore[union-attr]
+    across = build_stage(q, emb.spec, k=5, lang="deu")  # the default's dense weight across documents: 1 + 1
+    assert across is not None
+    assert [s.query.using for s in across.prefetch] == ["sparse", "dense", "dense"]  # type: ignore[union-attr]
     assert all(getattr(s.query, "using", "") != "multi" for s in _walk(st))
 
 
@@ -76,16 +81,38 @@ def test_plan_is_unchanged_for_unknown_language_multilingual_model_or_languages_
     emb = _spec()
     q = emb.embed_queries(["revenue"])[0]
     plain = build_stage(q, emb.spec, k=5)
-    assert build_stage(q, emb.spec, k=5, recipe=HybridRecipe(languages=False), lang="deu") == plain
+    off = replace(DEFAULT_RECIPE, languages=False)
+    assert build_stage(q, emb.spec, k=5, recipe=off, lang="deu") == plain
     multilingual = _spec("e5-tokens")
     assert build_stage(q, multilingual.spec, k=5, lang="deu") == build_stage(q, multilingual.spec, k=5)
     assert all(s.where.must == () and s.where.must_not == () for s in _walk(plain))  # type: ignore[arg-type]
+
+
+def test_dense_joins_the_final_fusion_only_across_documents() -> None:
+    emb = _spec()
+    q = emb.embed_queries(["revenue"])[0]
+    recipe = HybridRecipe(languages=False, final=(1.0, 1.0, 0.0), final_across=(1.0, 1.0, 1.0))
+    within = build_stage(q, emb.spec, k=5, recipe=recipe, one_document=True)
+    across = build_stage(q, emb.spec, k=5, recipe=recipe)
+    assert within is not None and across is not None
+    assert [getattr(s.query, "using", "") for s in within.prefetch] == ["multi", "sparse"]
+    assert [getattr(s.query, "using", "") for s in across.prefetch] == ["multi", "sparse", "dense"]
+
+
+def test_one_document_filters() -> None:
+    assert one_document(SearchFilter(sources=("a.pdf",)))
+    assert one_document(SearchFilter(doc_ids=("ab12",), page_min=2))
+    assert not one_document(None)
+    assert not one_document(SearchFilter(sources=("a.pdf", "b.pdf")))
+    assert not one_document(SearchFilter(sources=("a.pdf",), source_glob="*.pdf"))
 
 
 def test_dbsf_weights_repeat_lists() -> None:
     emb = _spec()
     q = emb.embed_queries(["revenue"])[0]
     st = build_stage(q, emb.spec, k=5, recipe=HybridRecipe(final=(2.0, 1.0, 1.0), languages=False))
+    with pytest.raises(ConfigError):
+        HybridRecipe(final=(1.5, 1.0, 0.0))
     assert st is not None
     assert [s.query.using for s in st.prefetch[1:]] == ["multi", "sparse", "dense"]  # type: ignore[union-attr]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from pagerag.ingest.types import DocumentInfo, Page
 from pagerag.retriever.index import PageIndex
 from pagerag.retriever.pagerefs import PageRefs, page_refs
-from pagerag.retriever.recipe import HybridRecipe
+from pagerag.retriever.recipe import DEFAULT_RECIPE
 
 from .conftest import OpenIndex  # noqa: TID251
 from .fakes import HashEmbedder  # noqa: TID251
@@ -96,7 +97,8 @@ def test_named_pages_are_taken_from_the_best_hits_document_only(open_index: Open
 
 
 def test_page_refs_can_be_switched_off_and_other_modes_ignore_them(tmp_path: Path) -> None:
-    with PageIndex.open(tmp_path, embedder=HashEmbedder(), recipe=HybridRecipe(page_refs=False)) as index:
+    no_refs = replace(DEFAULT_RECIPE, page_refs=False)
+    with PageIndex.open(tmp_path, embedder=HashEmbedder(), recipe=no_refs) as index:
         _brochure(index)
         plain = index.search("Museums of the city in the photo on page 5", k=3)
         assert (plain[0].source, plain[0].page) == ("brochure.pdf", 6)  # the page whose text matches
@@ -106,7 +108,7 @@ def test_page_refs_can_be_switched_off_and_other_modes_ignore_them(tmp_path: Pat
 def test_a_named_page_keeps_its_score_in_the_querys_own_ranking(tmp_path: Path) -> None:
     question = "Museums of the city in the photo on page 5"
     with PageIndex.open(
-        tmp_path / "plain", embedder=HashEmbedder(), recipe=HybridRecipe(page_refs=False)
+        tmp_path / "plain", embedder=HashEmbedder(), recipe=replace(DEFAULT_RECIPE, page_refs=False)
     ) as plain:
         _brochure(plain)
         own = {(h.source, h.page): h.score for h in plain.search(question, k=11)}
