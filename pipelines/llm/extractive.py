@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pagerag.pipelines.llm.base import Prompt, Source, estimate_tokens
 from pagerag.pipelines.llm.spans import LAYOUT_START as _LAYOUT_START
-from pagerag.pipelines.llm.spans import MAX_TITLE_WORDS, Span, page_lines, page_spans
+from pagerag.pipelines.llm.spans import Span, page_lines, page_spans
 from pagerag.retriever.pagerefs import page_refs
 
 NOT_ANSWERABLE = "Not answerable from these pages."
@@ -177,7 +177,7 @@ def _rank(prompt: Prompt, query: list[str], named: list[Source]) -> list[_Scored
                 score *= 1.3
         elif numeric:
             score *= 0.8
-        title = span.line in (0, _LAYOUT_START) and len(span.text.split()) <= MAX_TITLE_WORDS
+        title = span.line in (0, _LAYOUT_START) and span.kind != "sentence"
         if title or span.kind == "header":  # a page's title and a table's column names rarely answer
             score *= 0.6
         if span.kind == "cell" and context & set(query):  # the question names the cell's column

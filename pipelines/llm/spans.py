@@ -37,7 +37,7 @@ class Span:
         n: the source number it is cited by.
         line: the index of its line on the page (neighbours and order).
         text: what the answer quotes.
-        context: words that qualify it (a row's header, a cell's column, the page title), matched at half weight.
+        context: words that qualify it (a row's header, a cell's column, the page title), half weight.
         kind: ``"line"``, ``"sentence"``, ``"header"`` (a table's column names), ``"row"`` or ``"cell"``.
         match: a cell's label and value (its column is context); empty: the text.
     """
