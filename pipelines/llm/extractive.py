@@ -51,7 +51,7 @@ _LOCATION = re.compile(
     r"\b(?:find|locate|which|what)\b(?:\s+\w+){0,2}?\s+(?:page|slide)s?\b|\bon which (?:page|slide)\b",
     re.IGNORECASE,
 )
-MIN_COVER = 0.1
+MIN_COVER = 0.05
 """Share of the question's (rarity-weighted) words a span must hold, else the pages do not answer."""
 TOPIC_WEIGHT = 0.35
 """Weight of a question word found on every source: it names the document, not the answer."""
