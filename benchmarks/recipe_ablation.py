@@ -125,6 +125,11 @@ def main() -> None:
     args = parser.parse_args()
     queries = list(load_queries(args.queries).queries)
     index = PageIndex.open(args.index)
+    have = {d.source for d in index.documents()}
+    missing = [q for q in queries if q.doc not in have]
+    if missing:  # as pagerag eval --no-ingest: queries on documents the index lacks are set aside
+        print(f"{len(missing)} queries set aside (their documents are not in the index)")
+        queries = [q for q in queries if q.doc in have]
     # One query a call, as search does (a batch pads queries together, which moves e5 vectors a little).
     embeddings = [index.embedder.embed_queries([q.query])[0] for q in queries]
     names = [n for n in VARIANTS if not args.only or any(n.startswith(p) for p in args.only.split(","))]

@@ -87,10 +87,9 @@ class HybridRecipe:
                 raise ConfigError(f"recipe: {name} must be non-negative with one above 0 ({ws})")
         if self.final_fusion not in ("dbsf", "rrf"):
             raise ConfigError(f"recipe: final_fusion must be 'dbsf' or 'rrf', not {self.final_fusion!r}")
-        if self.final_fusion == "dbsf" and self.final and any(w != round(w) for w in self.final):
-            raise ConfigError(
-                f"recipe: DBSF weights are whole numbers (times a list takes part): {self.final}"
-            )
+        for ws in (self.final, self.final_across):
+            if self.final_fusion == "dbsf" and ws and any(w != round(w) for w in ws):
+                raise ConfigError(f"recipe: DBSF weights are whole numbers (times a list takes part): {ws}")
 
     @property
     def rerank_limit(self) -> int:

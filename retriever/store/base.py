@@ -27,7 +27,7 @@ NAMESPACE = uuid.UUID("6f1d4c2a-8e0b-5a7c-9d3e-2b4f6a8c0e1d")
 PENDING = "pending"
 LIVE = "live"
 
-KEYWORD_FIELDS = ("doc_id", "source", "state")
+KEYWORD_FIELDS = ("doc_id", "source", "state", "lang")
 INTEGER_FIELDS = ("page", "labels")
 INT_PAYLOAD = frozenset({"page", "page_count", "ocr", "labels"})
 """Payload fields stored as integers (a ``--filter page=3`` value is converted)."""

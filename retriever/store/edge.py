@@ -44,6 +44,14 @@ class EdgeBackend:
         try:
             if self.exists():
                 self._shard = qe.EdgeShard.load(str(self.path))
+                # An index from before a field was indexed gets its payload index now (a filter on an
+                # unindexed field that matches nothing makes HNSW visit the whole graph: 13 -> 35 ms).
+                have = self._shard.info().payload_schema
+                for name in KEYWORD_FIELDS:
+                    if name not in have:
+                        self._shard.update(
+                            qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword)
+                        )
         except BaseException:
             self._lock.release()
             raise

@@ -33,7 +33,8 @@ def test_rerank_limit_and_immutability() -> None:
         {"weights": (0.0, 0.0, 0.0)},
         {"weights": (1.0, -1.0, 1.0)},
         {"final": (0.0, 0.0, 0.0)},
-        {"final": (1.0, 2.0, 1.0), "final_fusion": "dbsf"},
+        {"final": (1.0, 1.5, 1.0), "final_fusion": "dbsf"},  # DBSF weights are repeat counts
+        {"final_across": (1.0, 0.5, 1.0)},
         {"final_fusion": "sum"},
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,21 @@ def test_language_plans_run_on_both_backends(open_index: OpenIndex) -> None:
     german = index.search("Wie baut man ein Paket?", k=5)
     assert german[0].source == "anleitung.pdf"
     assert {h.source for h in german} == {"guide.pdf", "anleitung.pdf", "scan.pdf"}
+
+
+def test_an_older_edge_index_gets_the_lang_payload_index_on_open(tmp_path: Path) -> None:
+    import qdrant_edge as qe
+
+    with PageIndex.open(tmp_path, embedder=_spec()) as index:
+        doc, pages = _pages("de", "anleitung.pdf", "deu", ["wie man ein Paket baut"])
+        index.write(doc, pages)
+        index.publish("de")
+    shard = qe.EdgeShard.load(str(tmp_path / "qdrant"))
+    shard.update(qe.UpdateOperation.delete_field_index("lang"))  # as indexes written before the field was
+    assert "lang" not in shard.info().payload_schema
+    shard.close()
+    with PageIndex.open(tmp_path, embedder=_spec()) as index:
+        assert index.search("How do I build a package?", k=1)[0].source == "anleitung.pdf"
+    shard = qe.EdgeShard.load(str(tmp_path / "qdrant"))
+    assert "lang" in shard.info().payload_schema
+    shard.close()
