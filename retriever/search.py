@@ -7,7 +7,10 @@
     prefetch pooled (top N) ┘
 
 followed, when the recipe has ``final`` weights (the default), by one more fusion (DBSF
-or weighted RRF) of the MaxSim ranking with the sparse and dense prefetches. The recipe
+or weighted RRF) of the MaxSim ranking with the sparse and dense prefetches: ``final`` within
+one document, ``final_across`` for a search that spans documents. When the multi-vector model
+reads English only and the query's language is known, MaxSim is kept to English pages and the
+dense list takes its place on the others (:func:`_across_languages`). The recipe
 (:class:`pagerag.retriever.recipe.HybridRecipe`) sets the sizes and weights.
 
 ``fusion`` stops after RRF, ``multi`` reranks the pooled top N by full MaxSim, and
