@@ -20,7 +20,7 @@ from typing import Protocol
 from pagerag.ingest.types import WordBox
 from pagerag.pipelines.llm.base import LLM, Prompt
 from pagerag.pipelines.llm.layout import layout_rows
-from pagerag.pipelines.prompt import build_prompt
+from pagerag.pipelines.prompt import NOT_FOUND, build_prompt
 from pagerag.retriever.pagerefs import page_refs
 from pagerag.retriever.types import Hit, SearchFilter
 
@@ -74,7 +74,8 @@ class Answer:
         text: the answer; invented citation numbers are removed from it.
         citations: the cited pages, in the order the answer first cites them.
         hits: the retrieved pages, best first (source ``n`` is ``hits[n - 1]``).
-        found: False when retrieval found nothing relevant and no LLM was asked.
+        found: False when retrieval found nothing relevant (no LLM was asked), or the model said the
+            pages do not hold the answer (:data:`~pagerag.pipelines.prompt.NOT_FOUND`).
         dropped_citations: numbers the model cited that match no source.
         search_query: what was searched (a chat follow-up is rewritten with its history).
         timings: seconds per step (``retrieve``, ``generate``, ``total``).
@@ -167,7 +168,8 @@ def ask(
     text, cited, dropped = resolve_citations("".join(pieces).strip(), len(prompt.sources))
     citations = tuple(_citation(prompt, n) for n in cited)
     timings["total"] = time.perf_counter() - started
-    return Answer(question, text, citations, hits, True, dropped, query, timings, llm.name)
+    answered = not text.startswith(NOT_FOUND)  # the model said the pages do not hold the answer
+    return Answer(question, text, citations, hits, answered, dropped, query, timings, llm.name)
 
 
 def names_a_hit(question: str, hits: Sequence[Hit]) -> bool:

@@ -30,6 +30,7 @@ from pagerag.pipelines.cli import (
     server_for,
 )
 from pagerag.pipelines.llm import DEFAULT_LLM, LLM, SPECS, build_llm
+from pagerag.pipelines.prompt import NOT_FOUND
 from pagerag.pipelines.serve.client import RemoteRAG
 from pagerag.pipelines.shapes import answer_json
 from pagerag.retriever.types import MAX_K, SearchFilter
@@ -218,8 +219,8 @@ def print_sources(answer: Answer, out: TextIO, err: TextIO) -> None:
     if answer.dropped_citations:
         numbers = ", ".join(f"[{n}]" for n in answer.dropped_citations)
         err.write(f"note: removed citation {numbers}: the model cited a source it was not given\n")
-    if not answer.found:
-        return
+    if not answer.found and not answer.text.startswith(NOT_FOUND):
+        return  # nothing relevant: the answer itself names the closest pages
     if answer.citations:
         out.write("\nSources:\n")
         for c in answer.citations:
@@ -227,7 +228,8 @@ def print_sources(answer: Answer, out: TextIO, err: TextIO) -> None:
             if c.image_path is not None:
                 out.write(f"      {c.image_path}\n")
     elif answer.hits:
-        out.write("\nRetrieved pages (the answer cites none):\n")
+        why = "none holds the answer" if not answer.found else "the answer cites none"
+        out.write(f"\nRetrieved pages ({why}):\n")
         for i, h in enumerate(answer.hits, 1):
             out.write(f"  [{i}] {h.source}, page {h.page} (score {h.score:.3f})\n")
     out.flush()
