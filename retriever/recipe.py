@@ -87,9 +87,11 @@ class HybridRecipe:
                 raise ConfigError(f"recipe: {name} must be non-negative with one above 0 ({ws})")
         if self.final_fusion not in ("dbsf", "rrf"):
             raise ConfigError(f"recipe: final_fusion must be 'dbsf' or 'rrf', not {self.final_fusion!r}")
-        for ws in (self.final, self.final_across):
-            if self.final_fusion == "dbsf" and ws and any(w != round(w) for w in ws):
-                raise ConfigError(f"recipe: DBSF weights are whole numbers (times a list takes part): {ws}")
+        for fused in (self.final, self.final_across):
+            if self.final_fusion == "dbsf" and fused and any(w != round(w) for w in fused):
+                raise ConfigError(
+                    f"recipe: DBSF weights are whole numbers (times a list takes part): {fused}"
+                )
 
     @property
     def rerank_limit(self) -> int:
