@@ -52,7 +52,7 @@ def register(sub: Any) -> None:
         dest="eval_index",
         type=Path,
         default=None,
-        help="index directory (default: .pagerag-eval/<DOCS folder name>; never your main index)",
+        help="index directory (default: .pagerag-eval/<DOCS parent>-<DOCS name>; never your main index)",
     )
     parser.add_argument(
         "--modes",
@@ -160,7 +160,8 @@ def _evaluate(args: argparse.Namespace, modes: list[Mode], models: dict[str, str
     err = Console(stderr=True)
     show = not args.quiet and err.is_terminal
     query_set = load_queries(args.queries)
-    index_dir: Path = args.eval_index or Path(".pagerag-eval") / args.docs.resolve().name
+    docs = args.docs.resolve()  # two sets' folders are often both called docs: the parent tells them apart
+    index_dir: Path = args.eval_index or Path(".pagerag-eval") / f"{docs.parent.name}-{docs.name}"
     llm = _build_llm(args) if args.answers else None
     url = qdrant_url(args)
     api_key = qdrant_api_key()

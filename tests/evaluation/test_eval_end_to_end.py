@@ -178,3 +178,13 @@ def test_pagerag_eval_command_with_default_models(tmp_path: Path, capsys: pytest
     assert run_file.parent == report.parent and run_file.name == "report-hybrid.json"
     assert main(["eval", "--compare", data["modes"]["sparse"]["run_file"], str(run_file)]) == 0
     assert "shared queries" in capsys.readouterr().out
+
+
+def test_the_default_eval_index_is_named_after_the_docs_folder_and_its_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs, queries = _corpus(tmp_path / "solar-set")
+    monkeypatch.chdir(tmp_path)
+    main(["eval", str(queries), "--docs", str(docs), "--modes", "sparse", "--quiet"])
+    capsys.readouterr()
+    assert (tmp_path / ".pagerag-eval" / f"solar-set-{docs.name}" / "index.json").exists()
