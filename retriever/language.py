@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import re
 
-from pagerag.ingest.ocr import detect_language, script_of
-
 _WORD = re.compile(r"[^\W\d_]+")
 _SCRIPTS = ("chi_sim", "chi_tra", "jpn", "kor", "fas", "ara", "urd", "rus", "ukr", "bul", "ell", "hin")
 
@@ -51,6 +49,8 @@ def query_language(text: str) -> str | None:
         >>> query_language("revenue 2020") is None
         True
     """
+    from pagerag.ingest.ocr import detect_language, script_of  # its module loads PIL: only when a query comes
+
     if script_of(text) != "Latin":
         return detect_language(text, _SCRIPTS)
     words = [w.casefold() for w in _WORD.findall(text)]
