@@ -46,4 +46,4 @@ def test_default_models_index_search_reopen_and_cli(
     # The CLI reopens it with the models recorded in index.json.
     assert main(["search", "exports revenue", "--index", str(root), "--json", "-k", "1"]) == 0
     hit = json.loads(capsys.readouterr().out)["hits"][0]
-    assert (hit["doc"], hit["page"]) == ("finance.pdf", 1)
+    assert (hit["source"], hit["page"]) == ("finance.pdf", 1)
