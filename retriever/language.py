@@ -77,3 +77,19 @@ def same_language(lang: str) -> tuple[str, ...]:
 def english_only(model: str) -> bool:
     """Whether a registered model (``NAME`` or ``NAME:ID``) was trained on English text only."""
     return model.partition(":")[0] in _ENGLISH_ONLY
+
+
+_READS_IMAGES = frozenset({"jina-v4", "colqwen2", "colqwen2.5", "colpali"})
+
+
+def reads_text_only(model: str) -> bool:
+    """Whether a registered model (``NAME`` or ``NAME:ID``) embeds a page's text, not its image.
+
+    A text model cannot see a page without text: its vector of an empty passage is no evidence,
+    so search leaves such pages out of that model's lists (:data:`pagerag.retriever.store.base.HAS_TEXT`).
+
+    Example:
+        >>> reads_text_only("e5-small"), reads_text_only("colqwen2.5:/models/x")
+        (True, False)
+    """
+    return model.partition(":")[0] not in _READS_IMAGES

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from pagerag.ingest.errors import ConfigError
-from pagerag.retriever.language import ENGLISH, english_only, same_language
+from pagerag.retriever.language import ENGLISH, english_only, reads_text_only, same_language
 from pagerag.retriever.recipe import DEFAULT_RECIPE, HybridRecipe
 from pagerag.retriever.store.base import (
+    HAS_TEXT,
     INT_PAYLOAD,
     AnyOf,
     Between,
@@ -60,10 +61,47 @@ def build_stage(
 
     ``lang`` is the query's language (:func:`pagerag.retriever.language.query_language`),
     None when unknown; with the recipe's ``languages`` it decides which signals rank which pages.
+    The lists of a model that reads text (not page images) hold only the pages with text
+    (:data:`~pagerag.retriever.store.base.HAS_TEXT`): a text model's vector of an empty page is no
+    evidence, yet it can sit near every query.
 
     Raises:
         ConfigError: unknown mode, or a mode that needs a vector the models do not produce.
     """
+    stage = _plan(query, spec, mode=mode, k=k, recipe=recipe, lang=lang, one_document=one_document)
+    return None if stage is None else _with_text(stage, _text_vectors(spec))
+
+
+def _text_vectors(spec: EmbedderSpec) -> frozenset[str]:
+    """The named vectors that a text model (not an image model) made."""
+    names = []
+    if reads_text_only(spec.models.get("dense", "")):
+        names.append(spec.dense.name)
+    if spec.multi is not None and reads_text_only(spec.models.get("multi", "")):
+        names += [spec.multi.name, *([spec.pooled.name] if spec.pooled else [])]
+    return frozenset(names)
+
+
+def _with_text(stage: Stage, text_vectors: frozenset[str]) -> Stage:
+    """``stage`` with every text-model stage kept to the pages with text."""
+    prefetch = tuple(_with_text(p, text_vectors) for p in stage.prefetch)
+    where = stage.where
+    if isinstance(stage.query, Nearest) and stage.query.using in text_vectors:
+        where = where.both(HAS_TEXT)
+    return replace(stage, prefetch=prefetch, where=where)
+
+
+def _plan(
+    query: Embedding,
+    spec: EmbedderSpec,
+    *,
+    mode: Mode,
+    k: int,
+    recipe: HybridRecipe,
+    lang: str | None,
+    one_document: bool,
+) -> Stage | None:
+    """:func:`build_stage` before the text-model stages are kept to the pages with text."""
     if mode not in MODES:
         raise ConfigError(f"unknown search mode {mode!r}: choose one of {', '.join(MODES)}")
     if k < 1 or recipe.prefetch < 1:

@@ -28,8 +28,8 @@ PENDING = "pending"
 LIVE = "live"
 
 KEYWORD_FIELDS = ("doc_id", "source", "state", "lang")
-INTEGER_FIELDS = ("page", "labels")
-INT_PAYLOAD = frozenset({"page", "page_count", "ocr", "labels"})
+INTEGER_FIELDS = ("page", "labels", "chars")
+INT_PAYLOAD = frozenset({"page", "page_count", "ocr", "labels", "chars"})
 """Payload fields stored as integers (a ``--filter page=3`` value is converted)."""
 
 
@@ -47,6 +47,16 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def text_chars(text: str) -> int:
+    """The letters and digits in a page's text: 0 for a page a text model cannot read.
+
+    Example:
+        >>> text_chars(" - 3 -\n"), text_chars("")
+        (1, 0)
+    """
+    return sum(ch.isalnum() for ch in text)
+
+
 def page_payload(page: Page, *, state: str, indexed_at: str) -> dict[str, Any]:
     """The payload stored with a page's point."""
     return {
@@ -56,6 +66,7 @@ def page_payload(page: Page, *, state: str, indexed_at: str) -> dict[str, Any]:
         "page_count": page.page_count,
         "title": page.title,
         "text": page.text,
+        "chars": text_chars(page.text),
         "ocr": int(page.ocr_used),
         # The image's key (its file name in the index's image store), never a path: an index can move.
         "image": page.image_path.name if page.image_path else "",
@@ -120,6 +131,9 @@ class Where:
 
 
 LIVE_ONLY = Where((Eq("state", LIVE),))
+HAS_TEXT = Where(must_not=(Between("chars", lte=0),))
+"""The pages with text, the only ones a text model can read (``chars`` above 0; in an index written
+before the field, where a range matches no page, every page)."""
 
 
 # ---------------------------------------------------------------- neutral query plan

@@ -13,7 +13,7 @@ from pagerag.retriever.index import PageIndex
 from pagerag.retriever.language import english_only, query_language
 from pagerag.retriever.recipe import DEFAULT_RECIPE, HybridRecipe
 from pagerag.retriever.search import build_stage, one_document
-from pagerag.retriever.store.base import AnyOf, Dbsf, Stage
+from pagerag.retriever.store.base import HAS_TEXT, AnyOf, Dbsf, Stage
 from pagerag.retriever.types import SearchFilter
 
 from .conftest import OpenIndex  # noqa: TID251 (the test package, not the bare source folder)
@@ -63,7 +63,7 @@ def test_english_query_keeps_maxsim_on_english_pages_and_dense_on_the_others() -
     ranked, sparse, others = st.prefetch
     assert ranked.query.using == "multi" and ranked.where.must == (AnyOf("lang", ("eng", "en", "")),)  # type: ignore[union-attr]
     assert sparse.query.using == "sparse" and sparse.where.must == ()  # type: ignore[union-attr]
-    assert others.query.using == "dense" and others.where.must_not == ranked.where.must  # type: ignore[union-attr]
+    assert others.query.using == "dense" and others.where.must_not == ranked.where.must + HAS_TEXT.must_not  # type: ignore[union-attr]
 
 
 def test_other_language_query_fuses_sparse_and_dense_without_maxsim() -> None:
@@ -86,7 +86,7 @@ def test_plan_is_unchanged_for_unknown_language_multilingual_model_or_languages_
     assert build_stage(q, emb.spec, k=5, recipe=off, lang="deu") == plain
     multilingual = _spec("e5-tokens")
     assert build_stage(q, multilingual.spec, k=5, lang="deu") == build_stage(q, multilingual.spec, k=5)
-    assert all(s.where.must == () and s.where.must_not == () for s in _walk(plain))  # type: ignore[arg-type]
+    assert all(s.where.must == () and s.where.must_not in ((), HAS_TEXT.must_not) for s in _walk(plain))  # type: ignore[arg-type]
 
 
 def test_dense_joins_the_final_fusion_only_across_documents() -> None:
