@@ -32,6 +32,7 @@ from pagerag.ingest.images_store import ImageStore
 from pagerag.ingest.labels import pdf_page_labels
 from pagerag.ingest.ocr import default_languages, detect_language, ocr
 from pagerag.ingest.options import IngestOptions
+from pagerag.ingest.procs import alive
 from pagerag.ingest.scan import display
 from pagerag.ingest.text import new_lines, normalize, text_quality, usable_chars
 from pagerag.ingest.types import Page, SourceFile, WordBox
@@ -101,23 +102,13 @@ def _exit_with(parent: int) -> None:
     except ProcessLookupError:
         handle = None  # already gone
     except (AttributeError, OSError):  # no pidfd (not Linux, old kernel): poll
-        while _alive(parent):
+        while alive(parent):
             time.sleep(1.0)
         handle = None
     if handle is not None:
         select.select([handle], [], [])
     office.kill_conversions()
     os._exit(1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def prepare(job: DocJob, options: IngestOptions) -> Outcome:

@@ -16,6 +16,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pagerag.ingest.procs import alive
+
 RECORD_NAME = "server.json"
 
 
@@ -63,20 +65,10 @@ def find_server(index_dir: Path, *, timeout: float = 2.0) -> ServerRecord | None
     import httpx
 
     record = read_record(index_dir)
-    if record is None or not _alive(record.pid):
+    if record is None or not alive(record.pid):
         return None
     try:
         health = httpx.get(f"{record.url}/healthz", timeout=timeout).json()
     except (httpx.HTTPError, ValueError):
         return None
     return record if isinstance(health, dict) and health.get("pid") == record.pid else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
