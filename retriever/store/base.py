@@ -256,6 +256,10 @@ class Backend(Protocol):
 
     def shape(self) -> CollectionShape: ...
 
+    def index_fields(self) -> None:
+        """Add the payload indexes of the filtered fields that an older collection lacks."""
+        ...
+
     def upsert(self, points: Sequence[PointData]) -> None: ...
 
     def publish(self, doc_id: str, replaces: Sequence[str]) -> None:

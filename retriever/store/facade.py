@@ -98,6 +98,7 @@ class Store:
                     f"the vector store holds [{have.describe()}] but the embedder produces "
                     f"[{want.describe()}]: {REINDEX_HINT}"
                 )
+            self.backend.index_fields()  # a collection from before a field was indexed gets its index now
 
     # ------------------------------------------------------------ writes
 

@@ -68,14 +68,21 @@ class ClientBackend:
             {spec.sparse: models.SparseVectorParams(modifier=models.Modifier.IDF)} if spec.sparse else None
         )
         self.client.create_collection(self.collection, vectors_config=vectors, sparse_vectors_config=sparse)
+        self.index_fields()
+
+    def index_fields(self) -> None:
         import warnings
 
+        from qdrant_client import models
+
+        have = self.client.get_collection(self.collection).payload_schema or {}
+        kinds = {**dict.fromkeys(KEYWORD_FIELDS, models.PayloadSchemaType.KEYWORD),
+                 **dict.fromkeys(INTEGER_FIELDS, models.PayloadSchemaType.INTEGER)}  # fmt: skip
         with warnings.catch_warnings():  # local mode warns that payload indexes have no effect
             warnings.simplefilter("ignore")
-            for name in KEYWORD_FIELDS:
-                self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
-            for name in INTEGER_FIELDS:
-                self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.INTEGER)
+            for name, kind in kinds.items():
+                if name not in have:
+                    self.client.create_payload_index(self.collection, name, kind)
 
     def shape(self) -> CollectionShape:
         params = self.client.get_collection(self.collection).config.params

@@ -183,3 +183,21 @@ def test_congruence_edge_and_local_rank_alike(tmp_path: object, embedder: object
     finally:
         edge.close()
         local.close()
+
+
+def test_an_older_edge_index_gets_the_payload_indexes_it_lacks(tmp_path: object) -> None:
+    import qdrant_edge as qe
+
+    from pagerag.retriever.store.edge import EdgeBackend
+
+    from .fakes import HashEmbedder  # noqa: TID251
+
+    with PageIndex.open(tmp_path, embedder=HashEmbedder()) as index:  # type: ignore[arg-type]
+        shard = index.store.backend._shard  # an index from before `lang` and `chars` were indexed
+        for name in ("lang", "chars"):
+            shard.update(qe.UpdateOperation.delete_field_index(name))
+        assert not {"lang", "chars"} & set(shard.info().payload_schema)
+    with PageIndex.open(tmp_path, embedder=HashEmbedder()) as index:  # type: ignore[arg-type]
+        backend = index.store.backend
+        assert isinstance(backend, EdgeBackend)
+        assert {"lang", "chars"} <= set(backend._shard.info().payload_schema)
