@@ -204,7 +204,7 @@ def test_an_index_built_without_a_multi_model_reopens(tmp_path: Path) -> None:
     _pdf(docs / "ferry.pdf", "The harbour ferry leaves at 07:40 every weekday.")
     with PageRAG.open(tmp_path / "idx", models={"multi": "none"}) as rag:
         rag.ingest(docs)
-        assert rag.models == {"dense": "e5-small", "sparse": "bm25"}
+        assert rag.models == {"dense": "e5-small", "sparse": "bm25-bigrams"}
     with PageRAG.open(tmp_path / "idx") as again:  # was: "other vectors" (the default multi model filled in)
         assert again.search("harbour ferry")[0].source == "ferry.pdf"
     with PageRAG.open(tmp_path / "idx", models={"multi": "none"}) as same:

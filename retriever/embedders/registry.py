@@ -6,9 +6,9 @@ names one, and :func:`build_embedder` puts them together.
 
 Example:
     >>> DEFAULT_MODELS["sparse"]
-    'bm25'
+    'bm25-bigrams'
     >>> [m.name for m in available()][:3]
-    ['e5-small', 'minilm-tokens', 'bm25']
+    ['e5-small', 'minilm-tokens', 'bm25-bigrams']
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pagerag.retriever.embedders.composite import CompositeEmbedder
 ROLES = ("dense", "multi", "sparse")
 NONE = "none"
 
-DEFAULT_MODELS: dict[str, str] = {"dense": "e5-small", "multi": "minilm-tokens", "sparse": "bm25"}
+DEFAULT_MODELS: dict[str, str] = {"dense": "e5-small", "multi": "minilm-tokens", "sparse": "bm25-bigrams"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +72,13 @@ _MODELS: tuple[ModelInfo, ...] = (
         "", f"{_E}.minilm:MiniLMTokenEmbedder",
     ),
     ModelInfo(
+        "bm25-bigrams", "sparse", {},
+        "BM25 weights of terms and neighbouring term pairs, multilingual tokenizer (IDF applied by Qdrant)",
+        "", f"{_E}.bm25:Bm25BigramEncoder",
+    ),
+    ModelInfo(
         "bm25", "sparse", {},
-        "BM25 term weights, multilingual tokenizer (IDF applied by Qdrant)",
+        "BM25 term weights, multilingual tokenizer (IDF applied by Qdrant); the default before bm25-bigrams",
         "", f"{_E}.bm25:Bm25Encoder",
     ),
     ModelInfo(

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from pagerag.ingest.errors import ConfigError
-from pagerag.retriever.embedders.bm25 import Bm25Encoder, Bm25Options, normalize_text, term_id, tokenize
+from pagerag.retriever.embedders.bm25 import (
+    Bm25BigramEncoder,
+    Bm25Encoder,
+    Bm25Options,
+    normalize_text,
+    term_id,
+    tokenize,
+)
 
 
 def test_tokenizer_folds_case_accents_and_ligatures() -> None:
@@ -76,3 +83,27 @@ def test_empty_text_gives_an_empty_vector() -> None:
 def test_bad_options_raise_config_error(options: dict[str, float]) -> None:
     with pytest.raises(ConfigError, match="bm25"):
         Bm25Options(**options)
+
+
+def _score(query: object, page: object) -> float:
+    weights = dict(zip(page.indices, page.values, strict=True))  # type: ignore[attr-defined]
+    return sum(weights.get(i, 0.0) for i in query.indices)  # type: ignore[attr-defined]
+
+
+def test_bigrams_rank_the_page_where_the_query_words_stand_together_first() -> None:
+    pages = ["The total revenue rose; costs fell.", "The total cost rose; revenue fell."]
+    (query,) = Bm25BigramEncoder().embed_queries(["total revenue"])
+    near, far = Bm25BigramEncoder().embed_passages(pages)
+    assert _score(query, near) > _score(query, far)
+    (plain,) = Bm25Encoder().embed_queries(["total revenue"])
+    near1, far1 = Bm25Encoder().embed_passages(pages)
+    assert _score(plain, near1) == pytest.approx(_score(plain, far1))  # unigrams cannot tell them apart
+
+
+def test_bigrams_skip_stop_words_and_keep_the_unigram_ids() -> None:
+    enc = Bm25BigramEncoder()
+    assert enc.terms("revenue of the year 2023") == ["revenue", "year", "2023", "revenue year", "year 2023"]
+    (query,) = enc.embed_queries(["revenue"])
+    (unigram,) = Bm25Encoder().embed_queries(["revenue"])
+    assert query == unigram  # one-word queries, and the unigram part of every query, are unchanged
+    assert Bm25Encoder().name == "bm25" and enc.name == "bm25-bigrams"  # an older index keeps its encoder

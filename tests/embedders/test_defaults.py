@@ -42,11 +42,11 @@ def pages(embedder: Embedder) -> list:
 
 def test_default_spec_names_models_and_vectors(embedder: Embedder) -> None:
     spec = embedder.spec
-    assert spec.models == {"dense": "e5-small", "multi": "minilm-tokens", "sparse": "bm25"}
+    assert spec.models == {"dense": "e5-small", "multi": "minilm-tokens", "sparse": "bm25-bigrams"}
     assert (spec.dense.name, spec.dense.dim, spec.dense.distance) == ("dense", 384, "cosine")
     assert spec.multi is not None and spec.multi.multivector and spec.multi.dim == 384
     assert spec.pooled is not None and spec.pooled.multivector
-    assert spec.sparse == "bm25"
+    assert spec.sparse == "bm25-bigrams"
 
 
 def test_every_page_gets_all_representations_even_without_text(pages: list) -> None:

@@ -18,7 +18,7 @@ from pagerag.retriever.embedders.registry import (
 
 
 def test_defaults_are_the_packaged_offline_models() -> None:
-    assert DEFAULT_MODELS == {"dense": "e5-small", "multi": "minilm-tokens", "sparse": "bm25"}
+    assert DEFAULT_MODELS == {"dense": "e5-small", "multi": "minilm-tokens", "sparse": "bm25-bigrams"}
     for name in DEFAULT_MODELS.values():
         assert model_info(name).needs == ""
 
@@ -46,7 +46,7 @@ def test_resolve_fills_roles_from_defaults_and_none_drops_a_role() -> None:
     assert resolve({"dense": "jina-v4", "multi": "jina-v4"}) == {
         "dense": "jina-v4",
         "multi": "jina-v4",
-        "sparse": "bm25",
+        "sparse": "bm25-bigrams",
     }
     assert resolve({"multi": "none", "sparse": "none"}) == {"dense": "e5-small"}
 
