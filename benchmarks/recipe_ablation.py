@@ -32,7 +32,14 @@ from pagerag.retriever.language import query_language
 from pagerag.retriever.recipe import DEFAULT_RECIPE, HybridRecipe
 from pagerag.retriever.types import Embedding, Mode, SearchFilter
 
-D = replace(DEFAULT_RECIPE, languages=False, final=(1.0, 1.0, 0.0), final_across=None, final_fusion="dbsf")
+D = replace(
+    DEFAULT_RECIPE,
+    languages=False,
+    final=(1.0, 1.0, 0.0),
+    final_across=None,
+    final_fusion="dbsf",
+    one_document_top=None,
+)
 VARIANTS: dict[str, tuple[Mode, HybridRecipe]] = {
     "dense": ("dense", D),
     "sparse": ("sparse", D),
@@ -66,6 +73,30 @@ VARIANTS: dict[str, tuple[Mode, HybridRecipe]] = {
     "DS: D, + dense in the final fusion across documents": (
         "hybrid",
         replace(D, final_across=(1.0, 1.0, 1.0)),
+    ),
+    "LMS1: LMS, within-document order when the best 5 pages are of one document": (
+        "hybrid",
+        replace(D, languages=True, final_across=(1.0, 1.0, 1.0), one_document_top=5),
+    ),
+    "LMS1-3: LMS1 at 3 pages": (
+        "hybrid",
+        replace(D, languages=True, final_across=(1.0, 1.0, 1.0), one_document_top=3),
+    ),
+    "LMS1-10: LMS1 at 10 pages": (
+        "hybrid",
+        replace(D, languages=True, final_across=(1.0, 1.0, 1.0), one_document_top=10),
+    ),
+    "LMS221: LMS, final across documents 2 maxsim, 2 sparse, dense": (
+        "hybrid",
+        replace(D, languages=True, final_across=(2.0, 2.0, 1.0)),
+    ),
+    "LMS-121: LMS, final within a document maxsim, 2 sparse": (
+        "hybrid",
+        replace(D, languages=True, final=(1.0, 2.0, 0.0), final_across=(1.0, 1.0, 1.0)),
+    ),
+    "LMS-211: LMS, final within a document 2 maxsim, sparse": (
+        "hybrid",
+        replace(D, languages=True, final=(2.0, 1.0, 0.0), final_across=(1.0, 1.0, 1.0)),
     ),
     "current default": ("hybrid", DEFAULT_RECIPE),
 }

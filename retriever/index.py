@@ -28,7 +28,14 @@ from pagerag.retriever.embedders.base import Embedder
 from pagerag.retriever.language import query_language
 from pagerag.retriever.pagerefs import page_refs
 from pagerag.retriever.recipe import DEFAULT_RECIPE, HybridRecipe
-from pagerag.retriever.search import build_stage, one_document, to_hit, to_where
+from pagerag.retriever.search import (
+    build_stage,
+    in_one_document,
+    one_document,
+    to_hit,
+    to_where,
+    within_stage,
+)
 from pagerag.retriever.store import Store
 from pagerag.retriever.store.base import AnyOf, Eq, Plan, Scored
 from pagerag.retriever.store.facade import REINDEX_HINT
@@ -431,15 +438,30 @@ class PageIndex:
         if embeddings is None:
             embeddings = self.embedder.embed_queries(list(queries))
         plans: list[Plan | None] = []
+        within: list[Plan | None] = []  # a search across documents: its within-document plan
         for text, emb, flt in zip(queries, embeddings, per_query, strict=True):
             lang = query_language(text) if recipe.languages else None
-            stage = build_stage(
-                emb, self.spec, mode=mode, k=k, recipe=recipe, lang=lang, one_document=one_document(flt)
-            )
-            plans.append(None if stage is None else Plan(stage, to_where(flt, sources)))
-        todo = [p for p in plans if p is not None]
-        results = iter(self.store.query(todo))
-        raw = [next(results) if p is not None else [] for p in plans]
+            one = one_document(flt)
+            stage = build_stage(emb, self.spec, mode=mode, k=k, recipe=recipe, lang=lang, one_document=one)
+            alt = within_stage(emb, self.spec, mode=mode, k=k, recipe=recipe, lang=lang, one_document=one)
+            where = to_where(flt, sources)
+            plans.append(None if stage is None else Plan(stage, where))
+            within.append(None if alt is None or stage is None else Plan(alt, where))
+        # The within-document order first; a search whose best pages span documents is then run across them.
+        first = [inside or plan for plan, inside in zip(plans, within, strict=True)]
+        results = iter(self.store.query([p for p in first if p is not None]))
+        raw = [next(results) if p is not None else [] for p in first]
+        top = recipe.one_document_top or 0
+        spread: list[tuple[int, Plan]] = []
+        for i, (plan, inside) in enumerate(zip(plans, within, strict=True)):
+            if inside is None or plan is None:
+                continue
+            if in_one_document(raw[i], top):
+                plans[i], raw[i] = inside, raw[i][:k]
+            else:
+                spread.append((i, plan))
+        for (i, _), found in zip(spread, self.store.query([p for _, p in spread]), strict=True):
+            raw[i] = found
         hits = [[to_hit(s, self.images) for s in r] for r in raw]
         if mode == "hybrid" and recipe.page_refs:
             self._named_pages_first(queries, plans, raw, hits, k)

@@ -21,7 +21,7 @@ glob is resolved against the list of indexed sources (Qdrant has no glob match).
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,29 @@ def build_stage(
     """
     stage = _plan(query, spec, mode=mode, k=k, recipe=recipe, lang=lang, one_document=one_document)
     return None if stage is None else _with_text(stage, _text_vectors(spec))
+
+
+def within_stage(
+    query: Embedding,
+    spec: EmbedderSpec,
+    *,
+    mode: Mode = "hybrid",
+    k: int = 10,
+    recipe: HybridRecipe = DEFAULT_RECIPE,
+    lang: str | None = None,
+    one_document: bool = False,
+) -> Stage | None:
+    """The within-document plan that a search across documents keeps when its best pages are all of one
+    document (``recipe.one_document_top``, :func:`in_one_document`); None when the search has no such plan."""
+    top = recipe.one_document_top
+    if top is None or one_document or mode != "hybrid" or recipe.final_across in (None, recipe.final):
+        return None
+    return build_stage(query, spec, mode=mode, k=max(k, top), recipe=recipe, lang=lang, one_document=True)
+
+
+def in_one_document(found: Sequence[Scored], top: int) -> bool:
+    """Whether the best ``top`` points all belong to one document."""
+    return len({str(p.payload.get("doc_id", "")) for p in found[:top]}) == 1
 
 
 def _text_vectors(spec: EmbedderSpec) -> frozenset[str]:

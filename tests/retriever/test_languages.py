@@ -158,3 +158,46 @@ def test_an_older_edge_index_gets_the_lang_payload_index_on_open(tmp_path: Path)
     shard = qe.EdgeShard.load(str(tmp_path / "qdrant"))
     assert "lang" in shard.info().payload_schema
     shard.close()
+
+
+def _one_document_corpus(index: PageIndex) -> None:
+    for doc_id, source, texts in (
+        (
+            "a",
+            "geometry.pptx",
+            [
+                "euclid postulate lecture one",
+                "euclid postulate",
+                "euclid lecture notes on the postulate",
+                "postulate lecture",
+                "euclid",
+                "lecture on euclid",
+                "the fifth postulate of euclid",
+            ],
+        ),
+        ("b", "budget.pdf", ["budget approval", "euclid street lease"]),
+    ):
+        doc, pages = _pages(doc_id, source, "", texts)
+        index.write(doc, pages)
+        index.publish(doc_id)
+
+
+def test_a_search_whose_best_pages_are_all_of_one_document_keeps_the_within_document_order(
+    open_index: OpenIndex,
+) -> None:
+    index = open_index()
+    _one_document_corpus(index)
+
+    def ranked(query: str, **recipe: object) -> list[tuple[str, int, float]]:
+        """Every page (no tie at a cut-off), in a fixed order."""
+        index.recipe = replace(DEFAULT_RECIPE, **recipe)  # type: ignore[arg-type]
+        return sorted((h.source, h.page, round(h.score, 6)) for h in index.search(query, k=9))
+
+    one = "euclid postulate lecture"
+    assert {h.source for h in index.search(one, k=5)} == {"geometry.pptx"}
+    assert ranked(one) == ranked(one, final_across=None)  # MaxSim + BM25, as within the document
+    assert ranked(one) != ranked(one, one_document_top=None)  # the fusion across documents: dense too
+    spread = "euclid budget approval"
+    index.recipe = DEFAULT_RECIPE
+    assert len({h.source for h in index.search(spread, k=5)}) == 2
+    assert ranked(spread) == ranked(spread, one_document_top=None)
