@@ -5,7 +5,8 @@ no more than 10% slower, query embedding no more than 10 ms slower).
 
 Run::
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sparse_encoders.py /tmp/ev-long ../shared/devset-long/queries.jsonl
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sparse_encoders.py \\
+        /tmp/ev-long ../shared/devset-long/queries.jsonl
 """
 
 from __future__ import annotations
@@ -44,9 +45,8 @@ def main() -> None:
         page_s = best_of(3, lambda e=enc: e.embed_passages(texts))
         query_s = best_of(3, lambda e=enc: [e.embed_queries([q]) for q in queries])
         terms = sum(len(v.indices) for v in enc.embed_passages(texts)) / max(len(texts), 1)
-        print(
-            f"| {enc.name} | {1000 * page_s / len(texts):.2f} | {terms:.0f} | {1000 * query_s / len(queries):.3f} |"
-        )
+        per_page, per_query = 1000 * page_s / len(texts), 1000 * query_s / len(queries)
+        print(f"| {enc.name} | {per_page:.2f} | {terms:.0f} | {per_query:.3f} |")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ devset-long (``docs/bench/quality.md``). ``bm25`` is the unigram scheme of older
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import unicodedata
 from collections import Counter
@@ -92,7 +93,7 @@ def with_bigrams(terms: list[str]) -> list[str]:
         >>> with_bigrams(["total", "revenue", "2023"])
         ['total', 'revenue', '2023', 'total revenue', 'revenue 2023']
     """
-    return terms + [f"{a} {b}" for a, b in zip(terms, terms[1:])]
+    return terms + [f"{a} {b}" for a, b in itertools.pairwise(terms)]
 
 
 def term_id(term: str) -> int:

@@ -27,7 +27,8 @@ class RealSparse(HashEmbedder):
 
     def embed_pages(self, pages: Sequence[Page]) -> list[Embedding]:
         found = super().embed_pages(pages)
-        return [_with(e, s) for e, s in zip(found, self.sparse.embed_passages([p.text for p in pages]), strict=True)]
+        vectors = self.sparse.embed_passages([p.text for p in pages])
+        return [_with(e, s) for e, s in zip(found, vectors, strict=True)]
 
     def embed_queries(self, texts: Sequence[str]) -> list[Embedding]:
         found = super().embed_queries(texts)
