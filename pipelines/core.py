@@ -415,7 +415,9 @@ class PageRAG:
             return asked or None
         from pagerag.retriever.embedders.registry import DEFAULT_MODELS
 
-        return DEFAULT_MIN_RELEVANCE if self.models == dict(DEFAULT_MODELS) else None
+        # Calibrated on the default multi-vector model's MaxSim (the score the answer step reads), which
+        # the other roles do not change: an index built before bm25-bigrams keeps it.
+        return DEFAULT_MIN_RELEVANCE if self.models.get("multi") == DEFAULT_MODELS["multi"] else None
 
     def as_retriever(self, k: int = 4, **search_kwargs: Any) -> PageRetriever:
         """A LangChain retriever over this index (needs ``pagerag[langchain]``).

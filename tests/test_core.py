@@ -209,3 +209,21 @@ def test_an_index_built_without_a_multi_model_reopens(tmp_path: Path) -> None:
         assert again.search("harbour ferry")[0].source == "ferry.pdf"
     with PageRAG.open(tmp_path / "idx", models={"multi": "none"}) as same:
         assert same.search("ferry weekday")[0].source == "ferry.pdf"
+
+
+def test_an_index_built_with_unigram_bm25_reopens_with_it_and_keeps_refusing_unrelated_questions(
+    tmp_path: Path,
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _pdf(docs / "ferry.pdf", "The harbour ferry leaves at 07:40 every weekday from pier 3.")
+    with PageRAG.open(tmp_path / "idx", models={"sparse": "bm25"}) as rag:  # the default before 2026-12-06
+        rag.ingest(docs)
+    with PageRAG.open(tmp_path / "idx") as again:
+        assert again.models["sparse"] == "bm25"
+        assert again.search("harbour ferry")[0].source == "ferry.pdf"
+        # The answer step's relevance floor is calibrated on the multi-vector model, which this index shares
+        # with the defaults: a question about something else is still refused without being asked to.
+        refused = again.ask("What is the capital of Mongolia?", llm="none")
+        assert not refused.found and "generate" not in refused.timings  # refused before any model is asked
+        assert again.ask("When does the harbour ferry leave?", llm="none").citations
