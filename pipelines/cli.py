@@ -70,13 +70,14 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def chosen_models(args: argparse.Namespace) -> dict[str, str] | None:
-    """The ``--dense/--multi/--sparse`` choices (roles not named keep their defaults), or None."""
-    picked = {role: getattr(args, role) for role in ("dense", "multi", "sparse") if getattr(args, role, None)}
-    if not picked:
-        return None
-    from pagerag.retriever.embedders.registry import DEFAULT_MODELS
+    """The ``--dense/--multi/--sparse`` choices, or None.
 
-    return {**DEFAULT_MODELS, **picked}
+    Only the roles named: a new index fills the others with the defaults, an existing one is
+    checked against the named roles alone (``--multi X`` on an index built with an older default
+    sparse model is not a mismatch).
+    """
+    picked = {role: getattr(args, role) for role in ("dense", "multi", "sparse") if getattr(args, role, None)}
+    return picked or None
 
 
 def qdrant_url(args: argparse.Namespace) -> str | None:

@@ -295,15 +295,14 @@ class PageIndex:
 
         store, first = _acquire_store(key, opener)
         try:
+            # An existing index loads the models it was built with (the named ones agree with them).
+            chosen = {**every_role, **(models or {})} if built_with else (models or None)
             if embedder is None and meta and isinstance(meta.get("spec"), dict):
-                chosen = models if models else (every_role if built_with else None)
                 embedder = _LazyEmbedder(
                     lambda: _default_embedder(chosen, device), _spec_from_json(meta["spec"]), index_dir
                 )
             elif embedder is None:
-                embedder = _default_embedder(
-                    models if models else (every_role if built_with else None), device
-                )
+                embedder = _default_embedder(chosen, device)
             spec = embedder.spec
             if meta and meta.get("spec") != _spec_json(spec):
                 same_names = built_with == dict(spec.models)

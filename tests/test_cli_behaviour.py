@@ -232,3 +232,17 @@ def test_workers_end_when_ingest_is_killed(tmp_path: Path) -> None:
         for pid in workers | _descendants(child.pid) | {child.pid}:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_naming_one_model_on_an_index_built_with_an_older_default_checks_that_role_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _pdf(tmp_path / "docs" / "ferry.pdf", "The harbour ferry leaves at 07:40 every weekday.")
+    index = str(tmp_path / "index")
+    assert cli.main(["ingest", str(tmp_path / "docs"), "--index", index, "--sparse", "bm25", "--quiet"]) == 0
+    _pdf(tmp_path / "docs" / "bus.pdf", "The night bus stops at the harbour at 23:10.")
+    # The other roles are not filled with today's defaults (bm25-bigrams would be "built with other models").
+    docs = str(tmp_path / "docs")
+    assert cli.main(["ingest", docs, "--index", index, "--multi", "minilm-tokens", "--quiet"]) == 0
+    assert cli.main(["ingest", docs, "--index", index, "--sparse", "bm25-bigrams", "--quiet"]) == 1
+    assert "built with models" in capsys.readouterr().err
