@@ -89,6 +89,53 @@ _LAST = re.compile(
 )
 
 
+_PART_OF = re.compile(
+    r"\s+(?:of|in|from)\s+(?:the\s+|this\s+|that\s+|its\s+|each\s+)?([^\W\d_]+)", re.IGNORECASE
+)
+_PARTS = frozenset(
+    (
+        "appendix",
+        "appendices",
+        "annex",
+        "annexes",
+        "chapter",
+        "chapters",
+        "section",
+        "sections",
+        "part",
+        "parts",
+        "references",
+        "bibliography",
+        "glossary",
+        "index",
+        "introduction",
+        "conclusion",
+        "conclusions",
+        "abstract",
+        "attachment",
+        "attachments",
+        "exhibit",
+        "exhibits",
+        "schedule",
+        "supplement",
+        "chart",
+        "table",
+        "figure",
+        "unit",
+        "lesson",
+        "module",
+    )
+)
+"""Parts of a document: "the first page of the appendix" is a page inside a part, which a position in the
+whole document cannot find ("the first page of the report" is page 1)."""
+
+
+def _in_a_part(question: str, end: int) -> bool:
+    """Whether the page named just before ``end`` lies in a part of the document ("... of the appendix")."""
+    m = _PART_OF.match(question, end)
+    return m is not None and m.group(1).casefold() in _PARTS
+
+
 @dataclass(frozen=True, slots=True)
 class PageRefs:
     """The pages a question names.
@@ -126,6 +173,8 @@ def page_refs(question: str) -> PageRefs:
         PageRefs(numbers=(3, 4), first=True, last=0)
         >>> bool(page_refs("How many pages does the report have?"))
         False
+        >>> bool(page_refs("What is on the first page of the appendix?"))  # a page inside a part
+        False
     """
     numbers: set[int] = set()
     for m in _NUMBER.finditer(question):
@@ -138,10 +187,14 @@ def page_refs(question: str) -> PageRefs:
             else:
                 numbers.add(end)
     for m in _ORDINAL.finditer(question):
-        if not _SECOND_LAST.match(question, m.start()):
+        if not _SECOND_LAST.match(question, m.start()) and not _in_a_part(question, m.end()):
             numbers.add(int(m.group(1)) if m.group(1) else _ORDINAL_WORDS.index(m.group(2).lower()) + 1)
     for m in _SPELLED.finditer(question):
         numbers.add(_NUMBER_WORDS.index(m.group(1).lower()) + 1)
     numbers.discard(0)
-    last = 2 if _SECOND_LAST.search(question) else 1 if _LAST.search(question) else 0
-    return PageRefs(tuple(sorted(numbers)), first=bool(_FIRST.search(question)), last=last)
+
+    def names(pattern: re.Pattern[str]) -> bool:
+        return any(not _in_a_part(question, m.end()) for m in pattern.finditer(question))
+
+    last = 2 if names(_SECOND_LAST) else 1 if names(_LAST) else 0
+    return PageRefs(tuple(sorted(numbers)), first=names(_FIRST), last=last)

@@ -38,6 +38,12 @@ from .fakes import HashEmbedder  # noqa: TID251
         ("page views grew in 2019", PageRefs()),
         ("the balance sheet 2023 of the U.S. 2020 unit", PageRefs()),
         ("all of pages 1-200", PageRefs((1, 200))),  # too long a range: only its ends
+        # A page placed inside a part of the document is not a position in the whole document.
+        ("What is on the first page of the appendix?", PageRefs()),
+        ("who is thanked on the last page of the references", PageRefs()),
+        ("the figure on the 2nd page in chapter 3", PageRefs()),
+        ("the last page of the annual report", PageRefs(last=1)),
+        ("the cover of the brochure and page 4 of the appendix", PageRefs((4,), first=True)),
     ],
 )
 def test_page_refs_are_read_from_questions(question: str, expected: PageRefs) -> None:
