@@ -32,9 +32,9 @@ from pagerag.retriever.search import (
     build_stage,
     in_one_document,
     one_document,
+    one_document_top,
     to_hit,
     to_where,
-    within_stage,
 )
 from pagerag.retriever.store import Store
 from pagerag.retriever.store.base import AnyOf, Eq, Plan, Scored
@@ -442,7 +442,12 @@ class PageIndex:
             lang = query_language(text) if recipe.languages else None
             one = one_document(flt)
             stage = build_stage(emb, self.spec, mode=mode, k=k, recipe=recipe, lang=lang, one_document=one)
-            alt = within_stage(emb, self.spec, mode=mode, k=k, recipe=recipe, lang=lang, one_document=one)
+            depth = one_document_top(recipe, mode, one)
+            alt = None
+            if depth is not None:  # the within-document plan, deep enough to judge its best pages
+                alt = build_stage(
+                    emb, self.spec, mode=mode, k=max(k, depth), recipe=recipe, lang=lang, one_document=True
+                )
             where = to_where(flt, sources)
             plans.append(None if stage is None else Plan(stage, where))
             within.append(None if alt is None or stage is None else Plan(alt, where))

@@ -72,22 +72,14 @@ def build_stage(
     return None if stage is None else _with_text(stage, _text_vectors(spec))
 
 
-def within_stage(
-    query: Embedding,
-    spec: EmbedderSpec,
-    *,
-    mode: Mode = "hybrid",
-    k: int = 10,
-    recipe: HybridRecipe = DEFAULT_RECIPE,
-    lang: str | None = None,
-    one_document: bool = False,
-) -> Stage | None:
-    """The within-document plan that a search across documents keeps when its best pages are all of one
-    document (``recipe.one_document_top``, :func:`in_one_document`); None when the search has no such plan."""
+def one_document_top(recipe: HybridRecipe, mode: Mode, one_document: bool) -> int | None:
+    """How many best pages decide whether a search across documents keeps the within-document order
+    (``recipe.one_document_top``, :func:`in_one_document`); None when the search has no such choice: a search
+    kept to one document, another mode, or a recipe whose two orders are the same."""
     top = recipe.one_document_top
     if top is None or one_document or mode != "hybrid" or recipe.final_across in (None, recipe.final):
         return None
-    return build_stage(query, spec, mode=mode, k=max(k, top), recipe=recipe, lang=lang, one_document=True)
+    return top
 
 
 def in_one_document(found: Sequence[Scored], top: int) -> bool:
