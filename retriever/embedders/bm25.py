@@ -46,7 +46,8 @@ class Bm25Options:
     Attributes:
         k: term-frequency saturation (BM25 ``k1``).
         b: length normalisation, 0 (none) to 1 (full).
-        avg_len: assumed average page length in tokens, stop words excluded.
+        avg_len: assumed average page length in terms, stop words excluded (pairs included with
+            ``bigrams``: the measured setting keeps 256, so a page's length counts about twice).
         stopwords: drop the built-in multilingual stop words.
         bigrams: also index each pair of neighbouring terms (``"total revenue"``).
     """
